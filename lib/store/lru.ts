@@ -1,0 +1,49 @@
+/**
+ * Recency tracking for a plain record object. The records stay in a plain object (`store.urls[url] = sig` must
+ * keep working for custom stores written for wechat-jssdk); this Map only remembers the order, so eviction of the
+ * oldest key is O(1) instead of scanning the object.
+ */
+export class RecencyIndex {
+  private readonly order = new Map<string, true>();
+
+  constructor(
+    private readonly target: () => Record<string, unknown>,
+    readonly max: number,
+  ) {}
+
+  /** Mark `key` as most recently used and evict the oldest keys beyond `max`; returns the evicted keys. */
+  touch(key: string): string[] {
+    this.order.delete(key);
+    this.order.set(key, true);
+    if (this.order.size <= this.max) return [];
+    const evicted: string[] = [];
+    const records = this.target();
+    for (const oldest of this.order.keys()) {
+      if (this.order.size <= this.max) break;
+      this.order.delete(oldest);
+      delete records[oldest];
+      evicted.push(oldest);
+    }
+    return evicted;
+  }
+
+  forget(key: string): void {
+    this.order.delete(key);
+  }
+
+  /** Rebuild from the object (after a load, or when a subclass wrote keys directly). */
+  resync(): void {
+    const records = this.target();
+    for (const key of this.order.keys()) if (!(key in records)) this.order.delete(key);
+    for (const key of Object.keys(records)) if (!this.order.has(key)) this.order.set(key, true);
+    if (this.order.size > this.max) this.touch(this.order.keys().next().value as string);
+  }
+
+  clear(): void {
+    this.order.clear();
+  }
+
+  get size(): number {
+    return this.order.size;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * Real servers shared by the test run. Each service module starts what it needs (or reuses what the machine
+ * runs) and stops only what it started. Services register here; issue #4 adds Redis and the Mongo wire server.
+ */
+type Service = { start(): Promise<void>; stop(): Promise<void> };
+
+const services: Service[] = [];
+
+export async function startServices(): Promise<void> {
+  for (const service of services) await service.start();
+}
+
+export async function stopServices(): Promise<void> {
+  for (const service of [...services].reverse()) await service.stop().catch((err) => console.warn(String(err)));
+}
