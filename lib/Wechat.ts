@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { isEmpty } from 'lodash';
+import { isEmpty, omit } from 'lodash';
 import { ConfigError, WechatError } from './errors';
 import { HttpClient, validateBaseUrl, type HttpClientOptions } from './http/HttpClient';
 import { Credential, type CredentialRecord } from './credentials/Credential';
@@ -13,11 +13,17 @@ import { accessTokenFetcher, ticketFetcher, type ExternalToken, type TokenSource
 import { FileStore, type FileStoreOptions } from './store/FileStore';
 import { Store, missingStoreMethods } from './store/Store';
 import { JSSDK } from './jssdk/JSSDK';
+import { OAUTH_SECRET_OPTIONS, createOAuth, type OAuth } from './oauth/OAuth';
+import { MiniProgram, type MiniProgramConfig } from './miniprogram/MiniProgram';
+import { Card } from './card/Card';
+import { PAYMENT_SECRET_OPTIONS, createPayments, type PaymentOptions } from './payment/config';
+import type { Payment } from './payment/v2/Payment';
+import type { PaymentV3 } from './payment/v3/PaymentV3';
 import { fingerprint } from './redact';
 
 const log = createDebug('wechat');
 
-export interface WechatOptions {
+export interface WechatOptions extends PaymentOptions {
   appId: string;
   appSecret: string;
   /** The Token of the server configuration (for verifySignature / echostr). */
@@ -31,7 +37,7 @@ export interface WechatOptions {
   tokenSource?: TokenSource;
   /** Replaces https://api.weixin.qq.com for every API call (the sandbox, or a proxy). */
   apiUrl?: string;
-  /** wechat-jssdk overrides: absolute URLs of the token and ticket endpoints. */
+  /** wechat-jssdk overrides: absolute URLs of the token and ticket endpoints (accessTokenUrl implies `classic`). */
   accessTokenUrl?: string;
   ticketUrl?: string;
   /** Tokens owned by a central service: called instead of WeChat whenever a token is needed. */
@@ -43,6 +49,27 @@ export interface WechatOptions {
   proxy?: HttpClientOptions['proxy'];
   /** Clock in ms (tests pass the sandbox clock). */
   now?: () => number;
+  // ---- feature options: each issue adds its own below ----
+  // OAuth (#5, wiki/OAuth.md)
+  /** OAuth authorize page (default https://open.weixin.qq.com/connect/oauth2/authorize). */
+  oauthUrl?: string;
+  /** wechat-jssdk's spelling of `oauthUrl`. */
+  oAuthUrl?: string;
+  /** Website QR login page (default https://open.weixin.qq.com/connect/qrconnect). */
+  qrConnectUrl?: string;
+  /** Open-platform website app for QR login (`wx.oauth.website`); its appSecret is never kept on `wx.options`. */
+  openPlatform?: { appId: string; appSecret: string };
+  /** Key material for signing OAuth states (default: derived from appSecret). Same value on every server. */
+  stateSecret?: string;
+  /** How long a state from `wx.oauth.createState()` is accepted (ms, default 10 minutes). */
+  oauthStateTtlMs?: number;
+  // Mini program and cards (#7, wiki/MiniProgram.md, wiki/Card.md)
+  /** The mini program's own app (`wx.miniProgram`); its appSecret is never kept on `wx.options`. */
+  miniProgram?: MiniProgramConfig;
+  /** Enable cards (`wx.card`): the official account's wx_card api_ticket and card signatures. */
+  card?: boolean;
+  // WeChat Pay (#8, wiki/Payment.md): payment, merchantId, paymentKey, paymentCertificatePfx, paymentNotifyUrl,
+  // paymentSandBox, paymentApiUrl, paymentV3, ... are declared in PaymentOptions (lib/payment/config.ts).
 }
 
 export interface CredentialEvent {
@@ -74,6 +101,17 @@ export class Wechat extends EventEmitter<WechatEvents> {
   readonly http: HttpClient;
   readonly jssdk: JSSDK;
   readonly credentials: { accessToken: Credential; jsapiTicket: Credential };
+  // ---- feature properties: each issue adds its own below ----
+  /** OAuth web authorization, website QR login (`wx.oauth.website`) and CSRF-safe state. */
+  readonly oauth: OAuth;
+  /** Mini program login, open-data decryption and its own access_token; set when `miniProgram` is configured. */
+  readonly miniProgram?: MiniProgram;
+  /** Cards (wx_card api_ticket, cardExt, cardSign); set when `card: true`. */
+  readonly card?: Card;
+  /** WeChat Pay API v2; set when `payment: true`. */
+  readonly payment?: Payment;
+  /** WeChat Pay API v3; set when `paymentV3` is configured. */
+  readonly paymentV3?: PaymentV3;
   protected readonly now: () => number;
   /** Things to stop in close(), registered by features. */
   protected readonly closers: Array<() => void | Promise<void>> = [];
@@ -87,9 +125,17 @@ export class Wechat extends EventEmitter<WechatEvents> {
     const o = options as unknown as Record<string, unknown>;
     this.appId = requireString(o, 'appId');
     const appSecret = requireString(o, 'appSecret');
-    const tokenSource = options.tokenSource ?? 'stable';
+    // wechat-jssdk's accessTokenUrl is a GET /cgi-bin/token replacement (often a proxy): honour it instead of
+    // silently going to stable_token, which would bypass the user's proxy.
+    const tokenSource = options.tokenSource ?? (options.accessTokenUrl !== undefined ? 'classic' : 'stable');
     if (tokenSource !== 'stable' && tokenSource !== 'classic') {
       throw new ConfigError('tokenSource', `must be "stable" or "classic", got ${JSON.stringify(tokenSource)}`);
+    }
+    if (tokenSource === 'stable' && options.accessTokenUrl !== undefined) {
+      throw new ConfigError(
+        'accessTokenUrl',
+        'replaces GET /cgi-bin/token, which tokenSource "stable" does not use; use apiUrl to redirect stable_token, or tokenSource "classic"',
+      );
     }
     if (options.accessTokenUrl !== undefined) validateBaseUrl('accessTokenUrl', options.accessTokenUrl);
     if (options.ticketUrl !== undefined) validateBaseUrl('ticketUrl', options.ticketUrl);
@@ -150,6 +196,61 @@ export class Wechat extends EventEmitter<WechatEvents> {
       now: this.now,
       onError,
     });
+
+    // ---- features: each issue wires its feature here, with `appSecret` from this closure ----
+    // (oauth: #5, miniProgram and card: #7, payment and paymentV3: #8)
+    this.oauth = createOAuth({
+      options,
+      appId: this.appId,
+      appSecret,
+      http: this.http,
+      store: this.store,
+      now: this.now,
+    });
+    this.options = omit(this.options, OAUTH_SECRET_OPTIONS) as Wechat['options'];
+    if (options.miniProgram !== undefined) {
+      const miniProgram = new MiniProgram(
+        {
+          miniProgram: options.miniProgram,
+          apiUrl: options.apiUrl,
+          timeout: options.timeout,
+          proxy: options.proxy,
+          now: this.now,
+        },
+        { store: this.store, onRefresh: announce('token'), onError },
+      );
+      this.miniProgram = miniProgram;
+      this.closers.push(() => miniProgram.close());
+      this.options = omit(this.options, ['miniProgram.appSecret']) as Wechat['options'];
+    }
+    if (options.card) {
+      const card = new Card({
+        appId: this.appId,
+        http: this.http,
+        store: this.store,
+        accessToken,
+        ticketUrl: options.ticketUrl,
+        now: this.now,
+        onRefresh: announce('ticket'),
+        onError,
+      });
+      this.card = card;
+      this.closers.push(() => card.close());
+    }
+    const { payment, paymentV3 } = createPayments(options, {
+      appId: this.appId,
+      http: this.http,
+      store: this.store,
+      now: this.now,
+      onError,
+    });
+    this.payment = payment;
+    this.paymentV3 = paymentV3;
+    this.closers.push(
+      () => payment?.close(),
+      () => paymentV3?.close(),
+    );
+    this.options = omit(this.options, PAYMENT_SECRET_OPTIONS) as Wechat['options'];
   }
 
   private resolveStore(options: WechatOptions): Store {

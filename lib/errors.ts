@@ -131,3 +131,121 @@ export class WechatApiError extends WechatError {
 export function isTokenInvalidError(err: unknown): err is WechatApiError {
   return err instanceof WechatApiError && err.kind === 'token_invalid';
 }
+
+/** Why mini-program data could not be decrypted; `stale_session_key` is the common one (see DecryptError). */
+export type DecryptFailure = 'bad_input' | 'no_session' | 'stale_session_key' | 'watermark_mismatch';
+
+const DECRYPT_CODES: Record<DecryptFailure, string> = {
+  bad_input: 'BAD_DECRYPT_INPUT',
+  no_session: 'NO_SESSION',
+  stale_session_key: 'DECRYPT_FAILED',
+  watermark_mismatch: 'WATERMARK_MISMATCH',
+};
+
+/**
+ * Mini-program data decryption failed. `reason === 'stale_session_key'` (code `DECRYPT_FAILED`) means the key did
+ * not fit the data: every wx.login issues a new session_key, so the data was almost always encrypted for a newer
+ * (or older) login than the key used. Never carries the key, the iv or the data.
+ */
+export class DecryptError extends WechatError {
+  readonly reason: DecryptFailure;
+
+  constructor(reason: DecryptFailure, message: string, options?: { cause?: unknown }) {
+    super(message, DECRYPT_CODES[reason], options);
+    this.reason = reason;
+  }
+}
+
+/** What a WeChat Pay failure (v2 or v3) means for the caller. */
+export type WechatPayErrorKind =
+  /** WeChat Pay rejected our signature: wrong paymentKey (v2), or private key / certificateSerialNo (v3). */
+  | 'sign_error'
+  /** A response or notification failed OUR verification (forged, altered, stale, unknown key): do not act on it. */
+  | 'untrusted'
+  | 'order_paid'
+  | 'order_closed'
+  | 'not_found'
+  | 'not_enough'
+  | 'param'
+  | 'frequency'
+  | 'no_auth'
+  | 'system'
+  | 'other';
+
+const PAY_KIND_BY_CODE: Record<string, WechatPayErrorKind> = {
+  SIGNERROR: 'sign_error',
+  SIGN_ERROR: 'sign_error',
+  ORDERPAID: 'order_paid',
+  ORDER_PAID: 'order_paid',
+  ORDERCLOSED: 'order_closed',
+  ORDER_CLOSED: 'order_closed',
+  ORDERNOTEXIST: 'not_found',
+  ORDER_NOT_EXIST: 'not_found',
+  REFUNDNOTEXIST: 'not_found',
+  RESOURCE_NOT_EXISTS: 'not_found',
+  NOTENOUGH: 'not_enough',
+  NOT_ENOUGH: 'not_enough',
+  PARAM_ERROR: 'param',
+  INVALID_REQUEST: 'param',
+  LACK_PARAMS: 'param',
+  XML_FORMAT_ERROR: 'param',
+  OUT_TRADE_NO_USED: 'param',
+  FREQUENCY_LIMITED: 'frequency',
+  FREQUENCY_LIMIT_EXCEED: 'frequency',
+  NOAUTH: 'no_auth',
+  NO_AUTH: 'no_auth',
+  APPID_MCHID_NOT_MATCH: 'no_auth',
+  SYSTEMERROR: 'system',
+  SYSTEM_ERROR: 'system',
+  BANKERROR: 'system',
+};
+
+const PAY_ADVICE: Partial<Record<WechatPayErrorKind, string>> = {
+  sign_error: 'check paymentKey (v2), or the private key and certificateSerialNo (v3)',
+  untrusted: 'the message is not proven to come from WeChat Pay; do not act on it',
+  order_paid: 'the order is already paid',
+  order_closed: 'the order is closed; create a new out_trade_no',
+  system: 'WeChat Pay was busy; query the order before retrying',
+};
+
+/**
+ * WeChat Pay answered with a failure (v2 `return_code`/`result_code` FAIL with `err_code`; v3 HTTP 4xx with
+ * `{ code, message }`), or a response/notification failed verification (`kind === 'untrusted'`).
+ * `payCode` is WeChat Pay's code (`ORDERPAID`, `PARAM_ERROR`, ...). Never carries keys or signatures.
+ */
+export class WechatPayError extends WechatError {
+  readonly version: 'v2' | 'v3';
+  readonly payCode: string;
+  readonly kind: WechatPayErrorKind;
+  readonly path: string;
+  /** v3: the HTTP status. */
+  readonly status?: number;
+  /** v3: the `detail` object of the error body (redacted). */
+  readonly detail?: unknown;
+
+  constructor(init: {
+    version: 'v2' | 'v3';
+    payCode: string;
+    path: string;
+    message?: string;
+    kind?: WechatPayErrorKind;
+    status?: number;
+    detail?: unknown;
+    cause?: unknown;
+  }) {
+    const kind = init.kind ?? PAY_KIND_BY_CODE[init.payCode] ?? 'other';
+    const message = redact(String(init.message ?? ''));
+    const advice = PAY_ADVICE[kind];
+    super(
+      `WeChat Pay ${init.path} failed: ${init.payCode}${message ? ` (${message})` : ''}${advice ? `: ${advice}` : ''}`,
+      `PAY_${init.payCode}`,
+      init.cause === undefined ? undefined : { cause: init.cause },
+    );
+    this.version = init.version;
+    this.payCode = init.payCode;
+    this.kind = kind;
+    this.path = init.path;
+    this.status = init.status;
+    this.detail = init.detail === undefined ? undefined : JSON.parse(redact(JSON.stringify(init.detail)));
+  }
+}

@@ -11,10 +11,12 @@ export const SECRET_FIELDS = [
   'accesstoken',
   'ticket',
   'jsapi_ticket',
+  'jsapiticket',
   'api_ticket',
   'code',
   'js_code',
   'refresh_token',
+  'refreshtoken',
   'session_key',
   'sessionkey',
   'key',
@@ -30,20 +32,18 @@ export const SECRET_FIELDS = [
 ] as const;
 
 const names = SECRET_FIELDS.join('|');
-// key=value in query strings and form bodies
-const QUERY_RE = new RegExp(`([?&;\\s](?:${names})=)[^&#\\s"']*`, 'gi');
-// "key": "value" in JSON text
-const JSON_RE = new RegExp(`("(?:${names})"\\s*:\\s*")[^"]*(")`, 'gi');
+// key=value in query strings and form bodies (also at the very start of a form body), and key="value" in
+// WeChat Pay v3 Authorization headers (comma-separated, quoted)
+const QUERY_RE = new RegExp(`((?:^|[?&;,\\s])(?:${names})=)(?:"[^"]*"|[^&#\\s"']*)`, 'gi');
+// "key": "value" in JSON text; an escaped quote inside the value does not end it
+const JSON_RE = new RegExp(`("(?:${names})"\\s*:\\s*")(?:[^"\\\\]|\\\\.)*(")`, 'gi');
 // <key>value</key> and <key><![CDATA[value]]></key> in XML (WeChat Pay v2)
 const XML_RE = new RegExp(`(<(${names})>)(?:<!\\[CDATA\\[[\\s\\S]*?\\]\\]>|[^<]*)(</\\2>)`, 'gi');
 
 export const REDACTED = '[redacted]';
 
 export function redact(text: string): string {
-  return text
-    .replace(QUERY_RE, `$1${REDACTED}`)
-    .replace(JSON_RE, `$1${REDACTED}$2`)
-    .replace(XML_RE, `$1${REDACTED}$3`);
+  return text.replace(QUERY_RE, `$1${REDACTED}`).replace(JSON_RE, `$1${REDACTED}$2`).replace(XML_RE, `$1${REDACTED}$3`);
 }
 
 /** A URL path plus query with secret parameters redacted, for logs. */

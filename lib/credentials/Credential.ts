@@ -102,7 +102,7 @@ export class Credential {
       log('%s: refreshing ahead of expiry in the background', this.name);
       this.refresh({}).catch((err) => this.options.onError?.(err, this.name));
     }
-    if (this.unsaved && Date.now() >= this.nextUnsavedRetryAt) this.retryUnsaved();
+    if (this.unsaved && this.now() >= this.nextUnsavedRetryAt) this.retryUnsaved();
     return current.value;
   }
 
@@ -197,7 +197,12 @@ export class Credential {
       }
       const fetched = await this.options.fetch({ deadValue });
       const record: CredentialRecord = { value: fetched.value, expiresAt: fetched.expiresAt, fetchedAt: this.now() };
-      log('%s %s fetched, expires in %ds', this.name, fingerprint(record.value), (record.expiresAt - record.fetchedAt) / 1000);
+      log(
+        '%s %s fetched, expires in %ds',
+        this.name,
+        fingerprint(record.value),
+        (record.expiresAt - record.fetchedAt) / 1000,
+      );
       this.current = record;
       await this.safeWrite(record);
       this.options.onRefresh?.(record, this.name);
@@ -211,7 +216,15 @@ export class Credential {
     const deadline = Date.now() + LOCK_WAIT_MS;
     while (Date.now() < deadline && !this.closed) {
       await sleep(LOCK_POLL_MS);
-      const stored = await this.safeRead();
+      let stored: CredentialRecord | null;
+      try {
+        stored = await this.options.backend.read();
+      } catch (err) {
+        // The store went away while we waited: the holder's value can't reach us through it, so stop waiting
+        // (one report, not one per poll) and let the caller fetch for itself (degraded mode).
+        this.options.onError?.(err, this.name);
+        return null;
+      }
       if (this.better(stored, deadValue)) return stored;
     }
     return null;
@@ -243,8 +256,9 @@ export class Credential {
       await this.options.backend.write(record);
       if (this.unsaved && this.unsaved.fetchedAt <= record.fetchedAt) this.unsaved = undefined;
     } catch (err) {
-      this.unsaved = record;
-      this.nextUnsavedRetryAt = Date.now() + UNSAVED_RETRY_MS;
+      // A late failure of an older retry must not replace a newer unsaved record.
+      if (!this.unsaved || this.unsaved.fetchedAt <= record.fetchedAt) this.unsaved = record;
+      this.nextUnsavedRetryAt = this.now() + UNSAVED_RETRY_MS;
       this.options.onError?.(err, this.name);
     }
   }
@@ -252,7 +266,7 @@ export class Credential {
   private retryUnsaved(): void {
     const record = this.unsaved;
     if (!record) return;
-    this.nextUnsavedRetryAt = Date.now() + UNSAVED_RETRY_MS;
+    this.nextUnsavedRetryAt = this.now() + UNSAVED_RETRY_MS;
     void this.safeWrite(record);
   }
 }

@@ -68,7 +68,10 @@ export function accessTokenFetcher(o: AccessTokenSourceOptions) {
     const info = await o.store.getGlobalToken();
     const times = ((info?.[budgetField] as number[] | undefined) ?? []).filter((t) => now - t < DAY_MS);
     const last = times[times.length - 1];
-    if (times.length >= FORCE_REFRESH_DAILY_LIMIT || (last !== undefined && now - last < FORCE_REFRESH_MIN_INTERVAL_MS)) {
+    if (
+      times.length >= FORCE_REFRESH_DAILY_LIMIT ||
+      (last !== undefined && now - last < FORCE_REFRESH_MIN_INTERVAL_MS)
+    ) {
       throw new WechatError(
         `access_token for appId ${o.appId} was revoked and WeChat still returns it; the stable_token force_refresh ` +
           `budget (every ${FORCE_REFRESH_MIN_INTERVAL_MS / 1000}s, ${FORCE_REFRESH_DAILY_LIMIT} a day) is used up, try again later`,
@@ -82,8 +85,23 @@ export function accessTokenFetcher(o: AccessTokenSourceOptions) {
   return async (context: FetchContext) => {
     if (o.getAccessToken) {
       const token = await o.getAccessToken();
-      if (!token || typeof token.accessToken !== 'string' || !Number.isFinite(token.expiresAt)) {
-        throw new WechatError('getAccessToken() must resolve { accessToken: string, expiresAt: number }', 'BAD_EXTERNAL_TOKEN');
+      if (
+        !token ||
+        typeof token.accessToken !== 'string' ||
+        token.accessToken === '' ||
+        !Number.isFinite(token.expiresAt)
+      ) {
+        throw new WechatError(
+          'getAccessToken() must resolve { accessToken: string, expiresAt: number }',
+          'BAD_EXTERNAL_TOKEN',
+        );
+      }
+      // An expired token would only bounce off WeChat; seconds instead of ms is the usual cause.
+      if (token.expiresAt <= o.now()) {
+        throw new WechatError(
+          'getAccessToken() returned a token whose expiresAt is already past (expiresAt is absolute, in milliseconds since the epoch)',
+          'BAD_EXTERNAL_TOKEN',
+        );
       }
       return { value: token.accessToken, expiresAt: token.expiresAt };
     }
@@ -117,10 +135,13 @@ export function ticketFetcher(o: {
     const body = await withCredential(
       o.token,
       (accessToken) =>
-        o.http.get<TokenBody & { ticket?: unknown }>(path, { access_token: accessToken, type: o.type }, { label: '/cgi-bin/ticket/getticket' }),
+        o.http.get<TokenBody & { ticket?: unknown }>(
+          path,
+          { access_token: accessToken, type: o.type },
+          { label: '/cgi-bin/ticket/getticket' },
+        ),
       isTokenInvalidError,
     );
     return toRecord(body, 'ticket', '/cgi-bin/ticket/getticket', o.now());
   };
 }
-

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosProxyConfig, type AxiosResponse } from 'axios';
 import createDebug from 'debug';
-import { ConfigError, WechatApiError, WechatTransportError } from '../errors';
+import { ConfigError, WechatApiError, WechatError, WechatTransportError } from '../errors';
 import { redactUrl } from '../redact';
 
 const log = createDebug('wechat:http');
@@ -48,6 +48,8 @@ export interface RequestOptions {
   timeout?: number;
   /** Name used in errors and logs instead of the URL path. */
   label?: string;
+  /** appId reported on errors for this call when it is not the client's own app (e.g. the open-platform app). */
+  appId?: string;
 }
 
 export interface RawResponse<T> {
@@ -78,6 +80,8 @@ export class HttpClient {
   private readonly axios: AxiosInstance;
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  /** After close() nothing is sent or retried: a retry would open a new socket and keep the process alive. */
+  private closed = false;
 
   constructor(options: HttpClientOptions = {}) {
     this.apiUrl = validateBaseUrl('apiUrl', options.apiUrl ?? DEFAULT_API_URL);
@@ -119,12 +123,21 @@ export class HttpClient {
   async requestRaw<T>(options: RequestOptions): Promise<RawResponse<T>> {
     const attempts = options.idempotent ? MAX_ATTEMPTS : 1;
     for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw this.closedError(options);
       try {
         return await this.once<T>(options);
       } catch (err) {
+        // close() destroyed the socket under this request: say so instead of a network error.
+        if (this.closed) throw this.closedError(options);
         if (attempt >= attempts || !isRetryable(err)) throw err;
         const delay = RETRY_BASE_DELAY_MS * 2 ** (attempt - 1) * (1 + Math.random());
-        log('retry %s after %dms (attempt %d): %s', options.label ?? options.path, Math.round(delay), attempt, err);
+        log(
+          'retry %s after %dms (attempt %d): %s',
+          options.label ?? options.path,
+          Math.round(delay),
+          attempt,
+          (err as Error).message,
+        );
         await sleep(delay);
       }
     }
@@ -132,8 +145,13 @@ export class HttpClient {
 
   /** Release keep-alive sockets so the process can exit. */
   close(): void {
+    this.closed = true;
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+  }
+
+  private closedError(options: RequestOptions): WechatError {
+    return new WechatError(`WeChat ${options.label ?? options.path}: the SDK was closed`, 'CLOSED');
   }
 
   private url(path: string): string {
@@ -146,6 +164,10 @@ export class HttpClient {
     const query = options.query
       ? Object.fromEntries(Object.entries(options.query).filter(([, v]) => v !== undefined))
       : undefined;
+    // What the log shows: the path and the query with secret parameters (secret, access_token, js_code...) redacted.
+    const shown = redactUrl(
+      query && Object.keys(query).length ? `${label}?${new URLSearchParams(query as Record<string, string>)}` : label,
+    );
     const timeout = options.timeout ?? this.timeout;
     const started = Date.now();
     let res: AxiosResponse<Buffer>;
@@ -175,10 +197,10 @@ export class HttpClient {
         e.code === 'ECONNABORTED' || e.code === 'ETIMEDOUT' || e.code === 'ERR_CANCELED'
           ? `timed out after ${timeout}ms`
           : `network error ${e.code ?? ''}`.trim();
-      log('%s %s %s', options.method ?? 'GET', redactUrl(label), what);
+      log('%s %s %s', options.method ?? 'GET', shown, what);
       throw new WechatTransportError(`WeChat ${label}: ${what}`, label, undefined, { cause: safeCause(err) });
     }
-    log('%s %s -> %d in %dms', options.method ?? 'GET', redactUrl(label), res.status, Date.now() - started);
+    log('%s %s -> %d in %dms', options.method ?? 'GET', shown, res.status, Date.now() - started);
     const headers = Object.fromEntries(
       Object.entries(res.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
     ) as Record<string, string>;
@@ -197,7 +219,11 @@ export class HttpClient {
       throw new WechatTransportError(`WeChat ${label}: HTTP ${res.status} returned ${kind}`, label, res.status);
     }
     if (body === null || typeof body !== 'object') {
-      throw new WechatTransportError(`WeChat ${label}: HTTP ${res.status} returned a JSON ${typeof body}`, label);
+      throw new WechatTransportError(
+        `WeChat ${label}: HTTP ${res.status} returned a JSON ${typeof body}`,
+        label,
+        res.status,
+      );
     }
     const errcode = (body as { errcode?: unknown }).errcode;
     if (errcode !== undefined && errcode !== null && Number(errcode) !== 0) {
@@ -205,7 +231,7 @@ export class HttpClient {
         errcode: Number(errcode),
         errmsg: String((body as { errmsg?: unknown }).errmsg ?? ''),
         path: label,
-        appId: this.appId,
+        appId: options.appId ?? this.appId,
       });
     }
     if (res.status >= 400) {
@@ -217,7 +243,9 @@ export class HttpClient {
 
 function isRetryable(err: unknown): boolean {
   if (err instanceof WechatApiError) return err.errcode === -1;
-  return err instanceof WechatTransportError;
+  // Timeouts and network errors (no status) and HTTP 5xx may pass on a second try; a 4xx or an HTML page served
+  // with 200 (a captive portal, a misconfigured proxy) will not, so repeating them only delays the error.
+  return err instanceof WechatTransportError && (err.status === undefined || err.status >= 500);
 }
 
 /**

@@ -51,9 +51,19 @@ export class JSSDK {
   }
 
   /** Sign `url` with a ticket (wechat-jssdk's static helper). `accessToken` is accepted for compatibility only. */
-  static generateSignature(url: string, _accessToken: string | undefined, ticket: string, now = Date.now()): SignatureInfo {
+  static generateSignature(
+    url: string,
+    _accessToken: string | undefined,
+    ticket: string,
+    now = Date.now(),
+  ): SignatureInfo {
     const normalized = normalizeUrl(url);
-    const info = { jsapi_ticket: ticket, nonceStr: nonceStr(), timestamp: String(Math.floor(now / 1000)), url: normalized };
+    const info = {
+      jsapi_ticket: ticket,
+      nonceStr: nonceStr(),
+      timestamp: String(Math.floor(now / 1000)),
+      url: normalized,
+    };
     return { ...info, signature: signJsapiTicket({ ...info, ticket }) };
   }
 
@@ -61,10 +71,21 @@ export class JSSDK {
   async getSignature(url: string, forceNew = false): Promise<ClientSignature> {
     const key = normalizeUrl(url, this.options.allowedHosts);
     if (!forceNew) {
-      const cached = await this.options.store.getSignature(key);
+      const cached = await this.readCache(key);
       if (cached && this.isFresh(cached)) return this.toClient(cached);
     }
     return this.sign(key);
+  }
+
+  /** A cache that cannot be read is a miss: signing needs only the ticket, so a store outage must not break pages. */
+  private async readCache(key: string): Promise<SignatureInfo | undefined> {
+    try {
+      return await this.options.store.getSignature(key);
+    } catch (err) {
+      log('could not read cached signature: %s', (err as Error)?.message);
+      this.options.onError?.(err);
+      return undefined;
+    }
   }
 
   /** Always sign anew and save it (wechat-jssdk's createSignature). */
@@ -84,7 +105,12 @@ export class JSSDK {
    */
   verifySignature(query: { signature?: unknown; timestamp?: unknown; nonce?: unknown }): boolean {
     const token = this.options.wechatToken;
-    if (!token) throw new WechatError('verifySignature needs the wechatToken option (the Token of your server configuration)', 'NO_WECHAT_TOKEN');
+    if (!token) {
+      throw new WechatError(
+        'verifySignature needs the wechatToken option (the Token of your server configuration)',
+        'NO_WECHAT_TOKEN',
+      );
+    }
     const { signature, timestamp, nonce } = query ?? {};
     if (typeof signature !== 'string' || typeof timestamp !== 'string' || typeof nonce !== 'string') return false;
     return safeEqual(sha1([token, timestamp, nonce].sort().join('')), signature);
@@ -94,8 +120,12 @@ export class JSSDK {
    * The current access_token and jsapi_ticket. With `force`, a new ticket is fetched now; the token is only
    * refetched if WeChat rejects it (forcing a classic token would kill every other holder's copy).
    */
-  async getGlobalTokenAndTicket(force = false): Promise<{ accessToken: string; jsapi_ticket: string; jsapi_ticketExpiresAt?: number }> {
-    const jsapi_ticket = force ? (await this.options.jsapiTicket.refresh({ force: true })).value : await this.options.jsapiTicket.get();
+  async getGlobalTokenAndTicket(
+    force = false,
+  ): Promise<{ accessToken: string; jsapi_ticket: string; jsapi_ticketExpiresAt?: number }> {
+    const jsapi_ticket = force
+      ? (await this.options.jsapiTicket.refresh({ force: true })).value
+      : await this.options.jsapiTicket.get();
     const accessToken = await this.options.accessToken.get();
     return { accessToken, jsapi_ticket, jsapi_ticketExpiresAt: this.options.jsapiTicket.record?.expiresAt };
   }
@@ -134,6 +164,12 @@ export class JSSDK {
   }
 
   private toClient(info: SignatureInfo): ClientSignature {
-    return { appId: this.options.appId, timestamp: info.timestamp, nonceStr: info.nonceStr, signature: info.signature, url: info.url };
+    return {
+      appId: this.options.appId,
+      timestamp: info.timestamp,
+      nonceStr: info.nonceStr,
+      signature: info.signature,
+      url: info.url,
+    };
   }
 }

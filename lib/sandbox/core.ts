@@ -36,8 +36,24 @@ export interface SandboxUser {
 }
 
 export const DEFAULT_USERS: SandboxUser[] = [
-  { id: 'alice', nickname: 'Alice 爱丽丝', sex: 2, province: 'Guangdong', city: 'Shenzhen', country: 'CN', phoneNumber: '13800138000' },
-  { id: 'bob', nickname: 'Bob 小明', sex: 1, province: 'Beijing', city: 'Beijing', country: 'CN', phoneNumber: '13900139000' },
+  {
+    id: 'alice',
+    nickname: 'Alice 爱丽丝',
+    sex: 2,
+    province: 'Guangdong',
+    city: 'Shenzhen',
+    country: 'CN',
+    phoneNumber: '13800138000',
+  },
+  {
+    id: 'bob',
+    nickname: 'Bob 小明',
+    sex: 1,
+    province: 'Beijing',
+    city: 'Beijing',
+    country: 'CN',
+    phoneNumber: '13900139000',
+  },
   { id: 'carol', nickname: 'Carol', sex: 0, province: '', city: '', country: 'CN', phoneNumber: '13700137000' },
 ];
 
@@ -97,7 +113,9 @@ export function ok(fields: Record<string, unknown> = {}): SandboxResponse {
 
 export function fail(errcode: number, errmsg: string): SandboxResponse {
   // WeChat appends a request id to error messages; the SDK parses it into `rid`.
-  return { json: { errcode, errmsg: `${errmsg} rid: ${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}` } };
+  return {
+    json: { errcode, errmsg: `${errmsg} rid: ${randomBytes(4).toString('hex')}-${randomBytes(4).toString('hex')}` },
+  };
 }
 
 export function randomToken(prefix: string, bytes = 48): string {
@@ -191,7 +209,12 @@ export class SandboxCore {
   }
 
   issueToken(appId: string, family: TokenRecord['family'], ttlS = TOKEN_TTL_S): TokenRecord {
-    const record: TokenRecord = { value: randomToken(family === 'stable' ? 'S_' : 'C_'), appId, family, expiresAt: this.now() + ttlS * 1000 };
+    const record: TokenRecord = {
+      value: randomToken(family === 'stable' ? 'S_' : 'C_'),
+      appId,
+      family,
+      expiresAt: this.now() + ttlS * 1000,
+    };
     this.tokens.set(record.value, record);
     return record;
   }
@@ -242,7 +265,9 @@ export class SandboxCore {
 
   async listen(port = 0, host = '127.0.0.1'): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 1000;
+    // Node's http.Agent drops a socket whose server hints `Keep-Alive: timeout=1` (it keeps hint - 1 s), so a short
+    // value here would silently turn off the client's keep-alive; close() ends idle sockets itself.
+    this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -280,7 +305,11 @@ export class SandboxCore {
         }
         if (fault.errcode !== undefined) return send(res, fail(fault.errcode, fault.errmsg ?? 'injected fault'));
         if (fault.status !== undefined || fault.body !== undefined) {
-          return send(res, { status: fault.status ?? 200, body: fault.body ?? `HTTP ${fault.status}`, headers: { 'Content-Type': 'text/html' } });
+          return send(res, {
+            status: fault.status ?? 200,
+            body: fault.body ?? `HTTP ${fault.status}`,
+            headers: { 'Content-Type': 'text/html' },
+          });
         }
       }
       const handler = this.routes.get(`${req.method} ${path}`) ?? this.routes.get(`ALL ${path}`);
@@ -292,10 +321,9 @@ export class SandboxCore {
       } catch {
         json = undefined;
       }
-      const form =
-        String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')
-          ? Object.fromEntries(new URLSearchParams(text))
-          : {};
+      const form = String(req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')
+        ? Object.fromEntries(new URLSearchParams(text))
+        : {};
       const response = await handler({
         method: req.method ?? 'GET',
         path,

@@ -16,7 +16,14 @@ import { pick } from 'lodash';
 import { StoreError } from '../errors';
 import { Store, emptyState, type StoreOptions } from './Store';
 import { tryFileLock, withFileLock } from './fileLock';
-import { EXPIRES_SUFFIX, FETCHED_SUFFIX, type GlobalTokenInfo, type Lease, type Lockable, type StoreState } from './types';
+import {
+  EXPIRES_SUFFIX,
+  FETCHED_SUFFIX,
+  type GlobalTokenInfo,
+  type Lease,
+  type Lockable,
+  type StoreState,
+} from './types';
 
 const log = createDebug('wechat:store:file');
 
@@ -24,16 +31,21 @@ export const DEFAULT_FILE_STORE_PATH = 'wechat-info.json';
 /** The merge-and-write of one flush holds the file lock this long at most. */
 const FLUSH_LOCK_TTL_MS = 10_000;
 const FLUSH_LOCK_WAIT_MS = 15_000;
+/**
+ * File times have a coarse granularity (a kernel tick, a second on some file systems): a file rewritten within
+ * that time of the copy we read can carry the same stamp. Within this window of its mtime, read the file anyway.
+ */
+const RACY_STAMP_MS = 2_000;
 
 export interface FileStoreOptions extends StoreOptions {
   /** Path of the JSON file (default `wechat-info.json` in the working directory). */
   fileStorePath?: string;
 }
 
-
 export class FileStore extends Store implements Lockable {
   readonly fileStorePath: string;
-  private loadedMtimeMs = 0;
+  /** ino:size:mtime of the file as we last read or wrote it; read-through skips an unchanged file. */
+  private loadedStamp = '';
   private flushing?: Promise<void>;
   private flushAgain = false;
   private removedOAuth = new Set<string>();
@@ -66,7 +78,9 @@ export class FileStore extends Store implements Lockable {
     } catch {
       /* another process moved it first */
     }
-    process.emitWarning(`wechat-jssdk-ts FileStore: ${this.fileStorePath} was unreadable, moved to ${aside}; starting empty`);
+    process.emitWarning(
+      `wechat-jssdk-ts FileStore: ${this.fileStorePath} was unreadable, moved to ${aside}; starting empty`,
+    );
   }
 
   /** Read-through: when another process changed the file, take its newer credentials. */
@@ -98,9 +112,18 @@ export class FileStore extends Store implements Lockable {
     this.removedOAuth.add(key);
   }
 
-  async lock(name: string, ttlMs: number): Promise<Lease | null> {
+  override async lock(name: string, ttlMs: number): Promise<Lease | null> {
     const safe = name.replace(/[^A-Za-z0-9_-]/g, '_');
-    return tryFileLock(`${this.fileStorePath}.${safe}.lock`, ttlMs);
+    try {
+      // The first refresh may come before the first flush has created the folder.
+      await fs.mkdir(path.dirname(this.fileStorePath), { recursive: true });
+      return await tryFileLock(`${this.fileStorePath}.${safe}.lock`, ttlMs);
+    } catch (err) {
+      throw new StoreError(
+        `FileStore could not lock ${safe} next to ${this.fileStorePath}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
   }
 
   /** Merge memory into the file atomically. Concurrent calls share one write plus at most one more after it. */
@@ -135,9 +158,11 @@ export class FileStore extends Store implements Lockable {
 
   private async refreshFromDisk(): Promise<void> {
     const stat = await fs.stat(this.fileStorePath).catch(() => null);
-    if (!stat || stat.mtimeMs === this.loadedMtimeMs) return;
+    if (!stat) return;
+    const stamp = stampOf(stat);
+    if (stamp === this.loadedStamp && Date.now() - stat.mtimeMs > RACY_STAMP_MS) return;
     const disk = parseState(await fs.readFile(this.fileStorePath, 'utf8').catch(() => ''));
-    this.loadedMtimeMs = stat.mtimeMs;
+    this.loadedStamp = stamp;
     if (!disk || (this.appId && disk.wechatConfig.appId !== this.appId)) return;
     this.store.globalToken = mergeGlobal(this.store.globalToken, disk.globalToken);
     if ((disk.card.fetchedAt ?? 0) > (this.store.card.fetchedAt ?? 0)) this.store.card = disk.card;
@@ -151,7 +176,10 @@ export class FileStore extends Store implements Lockable {
         const diskText = await fs.readFile(this.fileStorePath, 'utf8').catch(() => null);
         const disk = diskText === null ? null : parseState(diskText);
         const merged = this.merge(disk);
-        const tmp = path.join(dir, `.${path.basename(this.fileStorePath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+        const tmp = path.join(
+          dir,
+          `.${path.basename(this.fileStorePath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+        );
         const handle = await fs.open(tmp, 'w', 0o600);
         try {
           await handle.writeFile(JSON.stringify(merged));
@@ -165,13 +193,27 @@ export class FileStore extends Store implements Lockable {
           await fs.rm(tmp, { force: true });
           throw err;
         }
-        this.loadedMtimeMs = (await fs.stat(this.fileStorePath)).mtimeMs;
+        this.loadedStamp = stampOf(await fs.stat(this.fileStorePath));
         this.removedOAuth.clear();
+        await this.removeOrphanTemps(dir);
       });
       log('flushed %s', this.fileStorePath);
     } catch (err) {
-      throw new StoreError(`FileStore could not write ${this.fileStorePath}: ${(err as Error).message}`, { cause: err });
+      throw new StoreError(`FileStore could not write ${this.fileStorePath}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
+  }
+
+  /**
+   * Temp files are only written under the flush lock, so while we hold it any other one was left by a writer that
+   * crashed (or was killed) mid-flush. Best effort: a leftover only costs disk space.
+   */
+  private async removeOrphanTemps(dir: string): Promise<void> {
+    const prefix = `.${path.basename(this.fileStorePath)}.`;
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    const orphans = names.filter((name) => name.startsWith(prefix) && name.endsWith('.tmp'));
+    await Promise.all(orphans.map((name) => fs.rm(path.join(dir, name), { force: true }).catch(() => undefined)));
   }
 
   /** Memory wins for what this process wrote; the file keeps what other processes wrote; newer tokens win. */
@@ -183,7 +225,8 @@ export class FileStore extends Store implements Lockable {
     const globalToken = mergeGlobal(mine.globalToken, base.globalToken);
     const card = (base.card.fetchedAt ?? 0) > (mine.card.fetchedAt ?? 0) ? base.card : mine.card;
     const urls = { ...base.urls, ...mine.urls };
-    for (const [url, info] of Object.entries(urls)) if (info.expiresAt !== undefined && info.expiresAt <= now) delete urls[url];
+    for (const [url, info] of Object.entries(urls))
+      if (info.expiresAt !== undefined && info.expiresAt <= now) delete urls[url];
     const oauth = { ...base.oauth, ...mine.oauth };
     for (const key of this.removedOAuth) delete oauth[key];
     // Our memory sees the other processes' token refreshes too.
@@ -198,6 +241,10 @@ export class FileStore extends Store implements Lockable {
       mp: { ...base.mp, ...mine.mp },
     };
   }
+}
+
+function stampOf(stat: { ino: number; size: number; mtimeMs: number }): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }
 
 function parseState(text: string): StoreState | null {
@@ -227,9 +274,20 @@ function mergeGlobal(mine: GlobalTokenInfo, other: GlobalTokenInfo): GlobalToken
     const name = fetchedField.slice(0, -FETCHED_SUFFIX.length);
     for (const field of [name, name + EXPIRES_SUFFIX, fetchedField]) merged[field] = other[field];
   }
-  const times = new Set([...(mine.forceRefreshTimes ?? []), ...(other.forceRefreshTimes ?? [])]);
-  if (times.size) merged.forceRefreshTimes = [...times].sort((a, b) => a - b).slice(-50);
+  // force_refresh budgets (`forceRefreshTimes`, or `<prefix>forceRefreshTimes` for a mini program) are the union of
+  // every process's entries, so no process can spend more than WeChat's daily allowance.
+  for (const field of new Set([...Object.keys(mine), ...Object.keys(other)])) {
+    if (!field.endsWith(BUDGET_SUFFIX)) continue;
+    const times = new Set([...asTimes(mine[field]), ...asTimes(other[field])]);
+    if (times.size) merged[field] = [...times].sort((a, b) => a - b).slice(-50);
+  }
   return merged;
+}
+
+const BUDGET_SUFFIX = 'forceRefreshTimes';
+
+function asTimes(value: unknown): number[] {
+  return Array.isArray(value) ? value.filter((t): t is number => typeof t === 'number') : [];
 }
 
 function trimOldest<T>(records: Record<string, T>, max: number): Record<string, T> {

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
 import { cloneDeep } from 'lodash';
+import { LocalLeases } from './localLock';
 import { RecencyIndex } from './lru';
 import type {
   CardTicketInfo,
@@ -15,6 +16,7 @@ import type {
   MPSessionInfo,
   OAuthTokenInfo,
   SignatureInfo,
+  Lease,
   StoreState,
 } from './types';
 
@@ -64,6 +66,7 @@ export class Store extends EventEmitter {
   protected readonly urlIndex: RecencyIndex;
   protected readonly oauthIndex: RecencyIndex;
   protected readonly mpIndex: RecencyIndex;
+  private readonly localLeases = new LocalLeases();
   private flushTimer?: NodeJS.Timeout;
   private destroyed = false;
 
@@ -182,10 +185,34 @@ export class Store extends EventEmitter {
     return (await this.getMPSession(key))?.session_key;
   }
 
-  /** Persist memory to the backend. The base store keeps nothing outside memory. */
+  /**
+   * A lease inside this process, so that Wechat instances sharing this store object refresh a token once.
+   * FileStore, RedisStore and MongoStore replace it with a lease shared by processes.
+   */
+  lock(name: string, ttlMs: number): Promise<Lease | null> {
+    return Promise.resolve(this.localLeases.take(name, ttlMs));
+  }
+
+  /** Persist memory to the backend. The base store keeps nothing outside memory; it only prunes. */
   flush(): Promise<void> {
+    this.pruneUrls();
     this.emit(storeEvents.STORE_FLUSHED, true);
     return Promise.resolve();
+  }
+
+  /**
+   * Drop expired signatures nobody reads any more, and re-apply the bound to keys a subclass wrote straight into
+   * `this.store.urls` (the documented CustomStore pattern), which the LRU index cannot see being written.
+   */
+  protected pruneUrls(): void {
+    const now = this.now();
+    for (const [url, info] of Object.entries(this.store.urls)) {
+      if (info?.expiresAt !== undefined && info.expiresAt <= now) {
+        delete this.store.urls[url];
+        this.urlIndex.forget(url);
+      }
+    }
+    this.urlIndex.resync();
   }
 
   /** Stop timers and release resources. Safe to call more than once. */
@@ -236,11 +263,14 @@ export class Store extends EventEmitter {
 
   private liveSignature(url: string): SignatureInfo | undefined {
     const info = this.store.urls[url];
-    if (info?.expiresAt !== undefined && info.expiresAt <= this.now()) {
+    if (info === undefined) return undefined;
+    if (info.expiresAt !== undefined && info.expiresAt <= this.now()) {
       delete this.store.urls[url];
       this.urlIndex.forget(url);
       return undefined;
     }
+    // A hit makes the URL recent: the bound evicts the least recently used, not the first saved.
+    this.urlIndex.touch(url);
     return info;
   }
 }

@@ -15,16 +15,7 @@ export class RecencyIndex {
   touch(key: string): string[] {
     this.order.delete(key);
     this.order.set(key, true);
-    if (this.order.size <= this.max) return [];
-    const evicted: string[] = [];
-    const records = this.target();
-    for (const oldest of this.order.keys()) {
-      if (this.order.size <= this.max) break;
-      this.order.delete(oldest);
-      delete records[oldest];
-      evicted.push(oldest);
-    }
-    return evicted;
+    return this.order.size <= this.max ? [] : this.evictOverflow();
   }
 
   forget(key: string): void {
@@ -36,7 +27,21 @@ export class RecencyIndex {
     const records = this.target();
     for (const key of this.order.keys()) if (!(key in records)) this.order.delete(key);
     for (const key of Object.keys(records)) if (!this.order.has(key)) this.order.set(key, true);
-    if (this.order.size > this.max) this.touch(this.order.keys().next().value as string);
+    // Evict the least recent directly (touching one first would make it the most recent and keep it).
+    if (this.order.size > this.max) this.evictOverflow();
+  }
+
+  /** Drop the oldest keys (and their records) until the bound holds. */
+  private evictOverflow(): string[] {
+    const evicted: string[] = [];
+    const records = this.target();
+    for (const oldest of this.order.keys()) {
+      if (this.order.size <= this.max) break;
+      this.order.delete(oldest);
+      delete records[oldest];
+      evicted.push(oldest);
+    }
+    return evicted;
   }
 
   clear(): void {

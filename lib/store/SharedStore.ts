@@ -1,0 +1,448 @@
+/**
+ * The common part of stores whose data lives in a server shared by many processes (RedisStore, MongoStore) or in a
+ * user's key-value object (KeyValueStore). Subclasses only say how to read and write records; this class decides
+ * WHEN, so that every shared store behaves the same:
+ *
+ * - The global token and the card ticket are read through and written through: every read asks the backend (so a
+ *   refresh made by another process is seen at once) and a write resolves only once the backend has it; a failure
+ *   rejects with a StoreError. The credential engine catches those and keeps signing from memory and WeChat
+ *   (degraded mode).
+ * - OAuth tokens and mini-program sessions are read through with a memory fallback, and written through; a write
+ *   the backend refuses is kept and retried (on the next flush, and as soon as the backend answers again), the
+ *   failure going to the `error` event: the user's login works on this instance meanwhile.
+ * - URL signatures are a per-process cache written behind by `flush()` (a signature is one sha1 away, it is not
+ *   worth a round trip on the signing path); a signature another process saved is looked up on a miss.
+ * - Nothing waits forever: calls made while the first connection is being set up wait for it (bounded by
+ *   `connectTimeoutMs`), every command is bounded by `commandTimeoutMs`, and a store known to be disconnected
+ *   rejects at once instead of queueing.
+ */
+import createDebug from 'debug';
+import { StoreError } from '../errors';
+import { redact } from '../redact';
+import { Store, type StoreOptions } from './Store';
+import { splitGlobalUpdate, type GlobalUpdate } from './merge';
+import type {
+  CardTicketInfo,
+  GlobalTokenInfo,
+  Lease,
+  Lockable,
+  MPSessionInfo,
+  OAuthTokenInfo,
+  SignatureInfo,
+} from './types';
+
+const log = createDebug('wechat:store:shared');
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** WeChat's refresh_token lives 30 days; sessions and tokens without an expiry of their own are kept as long. */
+export const DEFAULT_SESSION_TTL_MS = 30 * 24 * 60 * 60_000;
+
+export interface SharedStoreOptions extends StoreOptions {
+  /** Longest wait for one command (ms, default 2000); a backend that does not answer in time counts as down. */
+  commandTimeoutMs?: number;
+  /** How long calls made before the first connection wait for it (ms, default 5000). */
+  connectTimeoutMs?: number;
+  /** Server-side lifetime of mini-program sessions and of OAuth tokens without `refreshTokenExpiresAt` (ms, 30 days). */
+  sessionTtlMs?: number;
+}
+
+/** The per-key record kinds (the maps of the base Store). */
+export type RecordKind = 'urls' | 'oauth' | 'mp';
+export type StoredRecord = SignatureInfo | OAuthTokenInfo | MPSessionInfo;
+
+/** One record to write; `record: null` (or a `ttlMs` of 0 or less) removes it. */
+export interface RecordWrite {
+  key: string;
+  record: StoredRecord | null;
+  /** Lifetime on the server (ms from now), derived from the record's own expiry; undefined = no expiry. */
+  ttlMs?: number;
+}
+
+type ConnectionState = 'ready' | 'connecting' | 'down';
+
+const KIND_LABEL: Record<RecordKind, string> = { urls: 'signature', oauth: 'OAuth token', mp: 'mini-program session' };
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms}ms (${what})`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export abstract class SharedStore extends Store implements Lockable {
+  protected readonly commandTimeoutMs: number;
+  protected readonly connectTimeoutMs: number;
+  protected readonly sessionTtlMs: number;
+  /** Until then (or the first ready), a store that is not ready yet is "connecting" and calls wait for it. */
+  private readonly connectingUntil: number;
+  private everReady = false;
+  private readyWaiters: Array<() => void> = [];
+  private readonly dirtyUrls = new Set<string>();
+  /** OAuth tokens / sessions the backend refused; `null` is a removal. Retried by flush(). */
+  private readonly pending = { oauth: new Map<string, StoredRecord | null>(), mp: new Map<string, StoredRecord | null>() };
+  private retryAfterOutage = false;
+  private flushing?: Promise<void>;
+  private flushAgain = false;
+  private destroying?: Promise<void>;
+  private closed = false;
+
+  /** Name used in messages, e.g. `RedisStore`. */
+  protected abstract readonly kind: string;
+
+  constructor(options: SharedStoreOptions = {}) {
+    super(options);
+    this.commandTimeoutMs = positive(options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS);
+    this.connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
+    this.sessionTtlMs = positive(options.sessionTtlMs, DEFAULT_SESSION_TTL_MS);
+    this.connectingUntil = Date.now() + this.connectTimeoutMs;
+  }
+
+  // ---- what a backend provides ------------------------------------------------------------------------------
+
+  /** True when commands can be sent now. */
+  protected abstract isReady(): boolean;
+  /** Where the data lives, for messages (never with a password). */
+  protected abstract describe(): string;
+  protected abstract readGlobal(): Promise<GlobalTokenInfo>;
+  /** Apply `update` (newest credential group wins, see merge.ts), bump `count`, set `modifyDate`; return the result. */
+  protected abstract writeGlobal(update: GlobalUpdate, modifyDate: string): Promise<GlobalTokenInfo>;
+  protected abstract readCard(): Promise<CardTicketInfo>;
+  /** Merge `info` into the card record unless the stored one was fetched later; return the result. */
+  protected abstract writeCard(info: CardTicketInfo, modifyDate: string): Promise<CardTicketInfo>;
+  protected abstract readRecord(kind: RecordKind, key: string): Promise<StoredRecord | undefined>;
+  protected abstract writeRecords(kind: RecordKind, writes: RecordWrite[]): Promise<void>;
+  /** Try once to take the lease `name`; null when another owner holds it. */
+  protected abstract acquire(name: string, ttlMs: number): Promise<Lease | null>;
+  /** Remove every record of this appId. */
+  protected abstract clearBackend(): Promise<void>;
+  /** Close what this store opened (never a client or connection the user passed in). */
+  protected abstract closeBackend(): Promise<void>;
+
+  /** Subclasses call this whenever the backend becomes usable: waiting calls go on, unsaved writes are retried. */
+  protected signalReady(): void {
+    this.everReady = true;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const wake of waiters) wake();
+    if (this.retryAfterOutage) this.retryInBackground();
+  }
+
+  protected get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- the Store API ----------------------------------------------------------------------------------------
+
+  override async getGlobalToken(): Promise<GlobalTokenInfo> {
+    const info = await this.run('read the global token', () => this.readGlobal());
+    this.store.globalToken = info;
+    return info;
+  }
+
+  override async updateGlobalToken(info: GlobalTokenInfo): Promise<GlobalTokenInfo> {
+    const update = splitGlobalUpdate(info);
+    const next = await this.run('write the global token', () => this.writeGlobal(update, this.isoNow()));
+    this.store.globalToken = next;
+    return next;
+  }
+
+  override async getCardTicket(): Promise<CardTicketInfo> {
+    const card = await this.run('read the card ticket', () => this.readCard());
+    this.store.card = card;
+    return card;
+  }
+
+  override async updateCardTicket(info: CardTicketInfo): Promise<CardTicketInfo> {
+    const card = await this.run('write the card ticket', () => this.writeCard({ ...info }, this.isoNow()));
+    this.store.card = card;
+    return card;
+  }
+
+  /** Memory first; on a miss, a signature another process saved (never waits for a backend that is down). */
+  override async getSignature(url: string): Promise<SignatureInfo | undefined> {
+    const local = await super.getSignature(url);
+    if (local !== undefined || this.state() !== 'ready') return local;
+    let found: SignatureInfo | undefined;
+    try {
+      found = (await this.run('read a signature', () => this.readRecord('urls', url))) as SignatureInfo | undefined;
+    } catch (err) {
+      this.reportError(err);
+      return undefined;
+    }
+    if (!found || (found.expiresAt !== undefined && found.expiresAt <= this.now())) return undefined;
+    // Another process's copy may arrive after we signed this URL ourselves: ours wins.
+    if (this.store.urls[url] === undefined) {
+      this.store.urls[url] = found;
+      this.urlIndex.touch(url);
+    }
+    return this.store.urls[url];
+  }
+
+  override async saveSignature(url: string, signatureInfo: SignatureInfo): Promise<SignatureInfo> {
+    const info = await super.saveSignature(url, signatureInfo);
+    this.dirtyUrls.add(url);
+    return info;
+  }
+
+  override async updateSignature(url: string, newInfo: Partial<SignatureInfo>): Promise<SignatureInfo> {
+    const info = await super.updateSignature(url, newInfo);
+    this.dirtyUrls.add(url);
+    return info;
+  }
+
+  override async isSignatureExisting(url: string): Promise<boolean> {
+    return (await this.getSignature(url)) !== undefined;
+  }
+
+  override getOAuthAccessToken(key: string): Promise<OAuthTokenInfo | undefined> {
+    return this.readThrough('oauth', key) as Promise<OAuthTokenInfo | undefined>;
+  }
+
+  override async saveOAuthAccessToken(key: string, info: OAuthTokenInfo): Promise<OAuthTokenInfo> {
+    const record = await super.saveOAuthAccessToken(key, info);
+    await this.writeOrKeep('oauth', key, record);
+    return record;
+  }
+
+  override async updateOAuthAccessToken(key: string, newInfo: Partial<OAuthTokenInfo>): Promise<OAuthTokenInfo> {
+    const current = this.store.oauth[key] ?? (await this.getOAuthAccessToken(key).catch(() => undefined));
+    return this.saveOAuthAccessToken(key, { ...current, ...newInfo } as OAuthTokenInfo);
+  }
+
+  override async removeOAuthAccessToken(key: string): Promise<void> {
+    await super.removeOAuthAccessToken(key);
+    await this.writeOrKeep('oauth', key, null);
+  }
+
+  override getMPSession(key: string): Promise<MPSessionInfo | undefined> {
+    return this.readThrough('mp', key) as Promise<MPSessionInfo | undefined>;
+  }
+
+  override async setMPSession(key: string, data: MPSessionInfo): Promise<MPSessionInfo> {
+    const record = await super.setMPSession(key, data);
+    await this.writeOrKeep('mp', key, record);
+    return record;
+  }
+
+  /** A cross-process lease (the credential engine takes one so that one process per cluster refreshes). */
+  override async lock(name: string, ttlMs: number): Promise<Lease | null> {
+    const lease = await this.run(`lock ${name}`, () => this.acquire(name, ttlMs));
+    if (!lease) return null;
+    return { name: lease.name, release: () => this.run(`release ${name}`, () => lease.release(), true) };
+  }
+
+  /** Write the signatures saved since the last flush, and retry writes the backend refused. */
+  override flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          await this.flushOnce();
+        } while (this.flushAgain);
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing.then(() => super.flush());
+  }
+
+  /** Flush what is pending (a failure goes to the `error` event), then close what this store opened. Idempotent. */
+  override destroy(): Promise<void> {
+    this.destroying ??= (async () => {
+      try {
+        if (this.appId && this.hasUnsaved()) await this.flush();
+      } catch (err) {
+        this.reportError(err);
+      }
+      this.closed = true;
+      const waiters = this.readyWaiters;
+      this.readyWaiters = [];
+      for (const wake of waiters) wake();
+      try {
+        await this.closeBackend();
+      } catch (err) {
+        this.reportError(new StoreError(`${this.kind} could not close: ${message(err)}`, { cause: err }));
+      }
+      await super.destroy();
+    })();
+    return this.destroying;
+  }
+
+  /** Forget everything of this appId, here and in the backend. */
+  override async clearStore(): Promise<void> {
+    await super.clearStore();
+    this.dirtyUrls.clear();
+    this.pending.oauth.clear();
+    this.pending.mp.clear();
+    await this.run('clear the store', () => this.clearBackend());
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  /**
+   * Run one backend operation: wait for the first connection if it is still being set up, fail fast when the
+   * backend is known to be down, bound the wait, and turn every failure into a StoreError.
+   */
+  protected async run<T>(label: string, operation: () => Promise<T>, evenIfClosing = false): Promise<T> {
+    if (this.closed || (this.destroying && !evenIfClosing && !this.flushing)) {
+      throw new StoreError(`${this.kind} cannot ${label}: the store was destroyed`);
+    }
+    if (!this.appId) {
+      throw new StoreError(`${this.kind} cannot ${label} before bindAppId(appId) (the Wechat facade calls it for you)`);
+    }
+    let state = this.state();
+    if (state === 'connecting') {
+      await this.waitForReady(this.connectingUntil - Date.now());
+      state = this.state();
+    }
+    if (state !== 'ready') {
+      this.retryAfterOutage ||= this.hasUnsaved();
+      throw new StoreError(`${this.kind} cannot ${label}: not connected to ${this.describe()}`);
+    }
+    try {
+      const result = await withTimeout(operation(), this.commandTimeoutMs, label);
+      if (this.retryAfterOutage) this.retryInBackground();
+      return result;
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`${this.kind} could not ${label} (${this.describe()}): ${message(err)}`, { cause: err });
+    }
+  }
+
+  private state(): ConnectionState {
+    if (this.closed) return 'down';
+    if (this.isReady()) return 'ready';
+    return !this.everReady && Date.now() < this.connectingUntil ? 'connecting' : 'down';
+  }
+
+  private waitForReady(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.readyWaiters.push(done);
+    });
+  }
+
+  private async readThrough(kind: 'oauth' | 'mp', key: string): Promise<StoredRecord | undefined> {
+    const records = this.store[kind] as Record<string, StoredRecord>;
+    const index = kind === 'oauth' ? this.oauthIndex : this.mpIndex;
+    // Our own write that the backend has not taken yet is newer than whatever it holds.
+    if (this.pending[kind].has(key)) return records[key];
+    let found: StoredRecord | undefined;
+    try {
+      found = await this.run(`read a ${KIND_LABEL[kind]}`, () => this.readRecord(kind, key));
+    } catch (err) {
+      if (records[key] === undefined) throw err;
+      this.reportError(err);
+      return records[key];
+    }
+    if (found === undefined) {
+      // Removed or expired on the server (by another process, or its TTL): the backend is the truth.
+      delete records[key];
+      index.forget(key);
+      return undefined;
+    }
+    records[key] = found;
+    index.touch(key);
+    return found;
+  }
+
+  private async writeOrKeep(kind: 'oauth' | 'mp', key: string, record: StoredRecord | null): Promise<void> {
+    const keptBefore = this.pending[kind].get(key);
+    try {
+      await this.run(`write a ${KIND_LABEL[kind]}`, () => this.writeRecords(kind, [this.toWrite(kind, key, record)]));
+      // Our write supersedes an older kept one, but not one kept by a call that failed while ours was in flight.
+      if (this.pending[kind].get(key) === keptBefore) this.pending[kind].delete(key);
+    } catch (err) {
+      // Kept (the newest wins) and written by the next flush, or as soon as the backend answers again.
+      this.pending[kind].set(key, record);
+      this.retryAfterOutage = true;
+      this.reportError(err);
+    }
+  }
+
+  private toWrite(kind: RecordKind, key: string, record: StoredRecord | null): RecordWrite {
+    if (record === null) return { key, record: null };
+    const now = this.now();
+    let expiresAt: number | undefined;
+    if (kind === 'urls') expiresAt = finite((record as SignatureInfo).expiresAt);
+    else if (kind === 'oauth') expiresAt = finite((record as OAuthTokenInfo).refreshTokenExpiresAt) ?? now + this.sessionTtlMs;
+    else expiresAt = now + this.sessionTtlMs;
+    return { key, record, ttlMs: expiresAt === undefined ? undefined : expiresAt - now };
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (!this.appId) return;
+    const urls: RecordWrite[] = [];
+    for (const url of [...this.dirtyUrls]) {
+      const record = this.store.urls[url];
+      const write = record && this.toWrite('urls', url, record);
+      // Evicted, or expired before it was written: nothing worth sending.
+      if (!write || (write.ttlMs !== undefined && write.ttlMs <= 0)) this.dirtyUrls.delete(url);
+      else urls.push(write);
+    }
+    const oauth = [...this.pending.oauth].map(([key, record]) => this.toWrite('oauth', key, record));
+    const mp = [...this.pending.mp].map(([key, record]) => this.toWrite('mp', key, record));
+    if (urls.length + oauth.length + mp.length === 0) return;
+    this.retryAfterOutage = false;
+    try {
+      await this.run('flush', async () => {
+        if (urls.length) await this.writeRecords('urls', urls);
+        if (oauth.length) await this.writeRecords('oauth', oauth);
+        if (mp.length) await this.writeRecords('mp', mp);
+      });
+    } catch (err) {
+      this.retryAfterOutage = true;
+      throw err;
+    }
+    log('%s flushed %d signatures, %d OAuth tokens, %d sessions', this.kind, urls.length, oauth.length, mp.length);
+    // Only what is unchanged since we read it is clean; a newer save stays for the next flush.
+    for (const write of urls) if (this.store.urls[write.key] === write.record) this.dirtyUrls.delete(write.key);
+    for (const [kind, writes] of [['oauth', oauth], ['mp', mp]] as const) {
+      for (const write of writes) if (this.pending[kind].get(write.key) === write.record) this.pending[kind].delete(write.key);
+    }
+  }
+
+  private hasUnsaved(): boolean {
+    return this.dirtyUrls.size + this.pending.oauth.size + this.pending.mp.size > 0;
+  }
+
+  /** The backend answers again: write what it refused while it was away. */
+  private retryInBackground(): void {
+    if (this.flushing || this.closed || this.destroying) return;
+    this.retryAfterOutage = false;
+    if (!this.hasUnsaved()) return;
+    log('%s is back: writing what was kept', this.kind);
+    // Not awaited by anyone: a failure is reported and marks the writes for the next attempt.
+    setImmediate(() => void this.flush().catch((err) => this.reportError(err))).unref();
+  }
+
+  private isoNow(): string {
+    return new Date(this.now()).toISOString();
+  }
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function finite(value: unknown): number | undefined {
+  const n = Number(value);
+  return value !== undefined && value !== null && Number.isFinite(n) ? n : undefined;
+}
+
+export function message(err: unknown): string {
+  return redact(String((err as Error)?.message ?? err));
+}
