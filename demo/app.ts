@@ -103,11 +103,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   oauthPage(app, context);
   placeholderPages(app, context);
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port ?? 3000, options.host ?? '0.0.0.0', (err?: Error) =>
-      err ? reject(err) : resolve(s),
-    );
-  });
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(options.port ?? 3000, options.host ?? '0.0.0.0', (err?: Error) =>
+        err ? reject(err) : resolve(s),
+      );
+    });
+  } catch (err) {
+    // The sandbox and the store would keep the process alive after a failed start (e.g. the port is taken).
+    await wx.close();
+    await sandbox?.close();
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   let closed = false;
   return {

@@ -11,7 +11,7 @@ import { Store } from '../../lib/store/Store';
 import type { Wechat, WechatOptions } from '../../lib/Wechat';
 import { encryptResource } from '../../lib/payment/v3/crypto';
 import { rsaVerify } from '../../lib/payment/v3/sign';
-import { PLATFORM_CERTS_FIELD } from '../../lib/payment/v3/certificates';
+import { platformCertsField } from '../../lib/payment/v3/certificates';
 import type { V3Notification } from '../../lib/payment/v3/PaymentV3';
 import { APP, APP2, wechatOn } from '../helpers';
 import { API_V3_KEY, MCH_ID, MCH_ID2, PAY_KEY, PAY_KEY2, startNotifyServer } from './helpers';
@@ -110,7 +110,7 @@ describe('orders, pay parameters and the payment callback (platform certificate)
     expect(prepay_id).toMatch(/^wx/);
     // The first verified answer needed the platform certificate: downloaded once, decrypted, cached in the store.
     expect(sandbox.calls('/v3/certificates')).toBe(before + 1);
-    const stored = (await wx.store.getGlobalToken())[PLATFORM_CERTS_FIELD] as string;
+    const stored = (await wx.store.getGlobalToken())[platformCertsField(MCH_ID)] as string;
     expect(JSON.parse(stored)[0].serialNo).toBe(certs.platform.serialNo);
 
     const params = wx.paymentV3!.jsapiPayParams(prepay_id);

@@ -115,6 +115,7 @@ export class PaymentV3 {
     this.appId = config.appId;
     this.apiUrl = (config.apiUrl ?? DEFAULT_PAYMENT_API_URL).replace(/\/+$/, '');
     this.keys = new PlatformKeys({
+      merchantId: config.merchantId,
       apiV3Key: config.apiV3Key,
       publicKey: config.wechatpayPublicKey,
       publicKeyId: config.wechatpayPublicKeyId,

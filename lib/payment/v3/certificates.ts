@@ -4,7 +4,7 @@
  * - anything else: a platform certificate serial. Certificates come from the options and from
  *   GET /v3/certificates, whose entries are AES-256-GCM encrypted with the APIv3 key (decrypting them proves they
  *   come from WeChat Pay). The downloaded list goes through the credential engine: cached in the store (global
- *   token field `payPlatformCerts`) so processes share it, refreshed every CERT_REFRESH_MS, and refetched early
+ *   token field `payPlatformCerts_<merchantId>`) so processes share it, refreshed every CERT_REFRESH_MS, and refetched early
  *   when a message names a serial we do not know (WeChat adds a new certificate 24 h before using it), at most
  *   once per UNKNOWN_SERIAL_REFRESH_MS so forged serials cannot make us hammer the API.
  */
@@ -23,8 +23,13 @@ const log = createDebug('wechat:pay');
 export const CERT_REFRESH_MS = 12 * 60 * 60_000;
 /** An unknown serial triggers a download at most this often. */
 export const UNKNOWN_SERIAL_REFRESH_MS = 60_000;
-/** Global token field of the store holding the downloaded list (JSON). */
-export const PLATFORM_CERTS_FIELD = 'payPlatformCerts';
+/**
+ * Global token field of the store holding a merchant's downloaded list (JSON). Per merchant: each merchant's list
+ * is encrypted with its own APIv3 key, and two merchants may share an app's store.
+ */
+export function platformCertsField(merchantId: string): string {
+  return `payPlatformCerts_${merchantId}`;
+}
 
 export interface PlatformCertificate {
   /** Upper-case hex, as in Wechatpay-Serial. */
@@ -62,6 +67,7 @@ export function decryptCertificateList(body: unknown, apiV3Key: string): Platfor
 }
 
 export interface PlatformKeysOptions {
+  merchantId: string;
   apiV3Key: string;
   publicKey?: KeyObject;
   publicKeyId?: string;
@@ -86,7 +92,7 @@ export class PlatformKeys {
     for (const cert of options.certificates ?? []) this.configured.set(cert.serialNo, cert);
     this.credential = new Credential({
       name: 'wechatpay_platform_certificates',
-      backend: globalTokenBackend(options.store, PLATFORM_CERTS_FIELD),
+      backend: globalTokenBackend(options.store, platformCertsField(options.merchantId)),
       fetch: () => this.fetch(),
       now: options.now,
       onError: options.onError,
