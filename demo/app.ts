@@ -20,6 +20,10 @@ import { homePage } from './pages/home';
 import { jssdkPage } from './pages/jssdk';
 import { oauthPage } from './pages/oauth';
 import { placeholderPages } from './pages/placeholders';
+import { miniProgramPage, SANDBOX_MINI_PROGRAM } from './pages/miniprogram';
+import { cardPage } from './pages/card';
+import { paymentPage } from './pages/payment';
+import { createWechat, sandboxPaymentSetup, wechatPaymentSetup, type PaymentSetup } from './payment-setup';
 
 export interface DemoOptions {
   env?: DemoEnv;
@@ -46,33 +50,52 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   let wx: Wechat;
   let jweixinUrl: string;
   let modeBanner: string;
+  let payment: PaymentSetup;
   if (mode.kind === 'sandbox') {
-    sandbox = await startSandbox({ apps: [DEFAULT_SANDBOX_APP], port: Number(env.SANDBOX_PORT ?? 0) });
+    // WeChat Pay's sandbox merchant and its certificates (openssl); a failure only disables the payment page.
+    payment = sandboxPaymentSetup();
+    sandbox = await startSandbox({
+      apps: [DEFAULT_SANDBOX_APP, SANDBOX_MINI_PROGRAM],
+      port: Number(env.SANDBOX_PORT ?? 0),
+      ...payment.sandboxOptions,
+    });
     // The sandbox forgets its tokens when it stops, so the cache of the previous run must go too.
     const fileStorePath = path.join(dataDir, 'sandbox-wechat-info.json');
     rmSync(fileStorePath, { force: true });
     const s = sandbox;
-    wx = new Wechat({
-      appId: DEFAULT_SANDBOX_APP.appId,
-      appSecret: DEFAULT_SANDBOX_APP.appSecret,
-      wechatToken: SANDBOX_WECHAT_TOKEN,
-      apiUrl: s.url,
-      oauthUrl: `${s.url}/connect/oauth2/authorize`,
-      storeOptions: { fileStorePath },
-      now: () => s.now(),
-    });
+    wx = createWechat(
+      {
+        appId: DEFAULT_SANDBOX_APP.appId,
+        appSecret: DEFAULT_SANDBOX_APP.appSecret,
+        wechatToken: SANDBOX_WECHAT_TOKEN,
+        apiUrl: s.url,
+        oauthUrl: `${s.url}/connect/oauth2/authorize`,
+        storeOptions: { fileStorePath },
+        // The mini program page plays wx.login against the sandbox's mini program app.
+        miniProgram: { appId: SANDBOX_MINI_PROGRAM.appId, appSecret: SANDBOX_MINI_PROGRAM.appSecret },
+        card: true,
+        now: () => s.now(),
+      },
+      payment,
+      s,
+    );
     jweixinUrl = `${s.url}/jweixin.js`;
     modeBanner =
       `Sandbox mode: WeChat is emulated by the built-in sandbox at <code>${s.url}</code> (no WeChat account needed). ` +
       '沙盒模式：微信由内置沙盒模拟，无需公众号。Fill in <code>.env</code> to use real WeChat. 填写 .env 即可连接真实微信。';
   } else {
-    wx = new Wechat({
-      appId: mode.appId,
-      appSecret: mode.appSecret,
-      wechatToken: mode.wechatToken,
-      allowedHosts: mode.publicUrl ? [new URL(mode.publicUrl).hostname] : undefined,
-      storeOptions: { fileStorePath: path.join(dataDir, 'wechat-info.json') },
-    });
+    payment = wechatPaymentSetup(mode, env);
+    wx = createWechat(
+      {
+        appId: mode.appId,
+        appSecret: mode.appSecret,
+        wechatToken: mode.wechatToken,
+        allowedHosts: mode.publicUrl ? [new URL(mode.publicUrl).hostname] : undefined,
+        storeOptions: { fileStorePath: path.join(dataDir, 'wechat-info.json') },
+        card: true,
+      },
+      payment,
+    );
     jweixinUrl = DEFAULT_SCRIPT_URL;
     modeBanner =
       `WeChat mode: app <code>${mode.appId}</code>. Open the pages inside WeChat, on a JS interface safe domain. ` +
@@ -101,6 +124,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   homePage(app, context);
   jssdkPage(app, context);
   oauthPage(app, context);
+  miniProgramPage(app, context);
+  cardPage(app, context);
+  paymentPage(app, context, payment);
   placeholderPages(app, context);
 
   let server: Server;

@@ -149,7 +149,12 @@ export class Wechat extends EventEmitter<WechatEvents> {
     // The secret stays in closures below; it is never kept on an enumerable property or logged.
     const { appSecret: _secret, ...publicOptions } = options;
     this.options = publicOptions;
-    this.http = new HttpClient({ apiUrl: options.apiUrl, timeout: options.timeout, proxy: options.proxy, appId: this.appId });
+    this.http = new HttpClient({
+      apiUrl: options.apiUrl,
+      timeout: options.timeout,
+      proxy: options.proxy,
+      appId: this.appId,
+    });
     this.store = this.resolveStore(options);
 
     const onError = (err: unknown) => {
@@ -157,7 +162,12 @@ export class Wechat extends EventEmitter<WechatEvents> {
       this.emit('refreshError', err);
     };
     const announce = (event: 'token' | 'ticket') => (record: CredentialRecord, name: string) =>
-      this.emit(event, { name, expiresAt: record.expiresAt, fetchedAt: record.fetchedAt, fingerprint: fingerprint(record.value) });
+      this.emit(event, {
+        name,
+        expiresAt: record.expiresAt,
+        fetchedAt: record.fetchedAt,
+        fingerprint: fingerprint(record.value),
+      });
 
     const accessToken = new Credential({
       name: 'access_token',
@@ -179,13 +189,22 @@ export class Wechat extends EventEmitter<WechatEvents> {
     const jsapiTicket = new Credential({
       name: 'jsapi_ticket',
       backend: globalTokenBackend(this.store, 'jsapi_ticket'),
-      fetch: ticketFetcher({ http: this.http, token: accessToken, type: 'jsapi', ticketUrl: options.ticketUrl, now: this.now }),
+      fetch: ticketFetcher({
+        http: this.http,
+        token: accessToken,
+        type: 'jsapi',
+        ticketUrl: options.ticketUrl,
+        now: this.now,
+      }),
       now: this.now,
       onRefresh: announce('ticket'),
       onError,
     });
     this.credentials = { accessToken, jsapiTicket };
-    this.closers.push(() => accessToken.close(), () => jsapiTicket.close());
+    this.closers.push(
+      () => accessToken.close(),
+      () => jsapiTicket.close(),
+    );
     this.jssdk = new JSSDK({
       appId: this.appId,
       wechatToken: options.wechatToken,

@@ -5,6 +5,7 @@
  */
 import type { Sandbox } from '../../lib/sandbox';
 import { signJsapiTicket } from '../../lib/jssdk/signature';
+import { BENCH_APP } from '../env';
 import { SDK_LABELS, createSdk, type SignatureResult } from '../sdks';
 import { formatInt, formatRatio, type BenchCase } from './types';
 
@@ -48,7 +49,7 @@ export const coldBurst: BenchCase<Result, Params> = {
   },
 
   verify(sandbox: Sandbox, result: Result) {
-    const tickets = sandbox.liveTickets(sandbox.apps.keys().next().value as string);
+    const tickets = sandbox.liveTickets(BENCH_APP.appId);
     const valid = result.signatures.filter((sig) =>
       tickets.some((ticket) => signJsapiTicket({ ticket, nonceStr: sig.nonceStr, timestamp: sig.timestamp, url: sig.url }) === sig.signature),
     ).length;

@@ -35,9 +35,9 @@ ${explain(
 <div class="cards">
 ${card('/jssdk?from=home#share', 'JS-SDK signature 签名', 'Signs this page for <code>wx.config</code>, shows the result and sets the share title and picture.', '为本页生成 wx.config 签名，显示结果，并设置分享标题和图片。')}
 ${card('/oauth', 'WeChat login 网页授权', 'Log in silently (openid only) or with the profile (nickname and avatar).', '静默授权（仅 openid）或用户信息授权（昵称、头像）。')}
-${card('/miniprogram', 'Mini program 小程序', 'Mini program login and session (added by a later update).', '小程序登录与会话（后续加入）。')}
-${card('/cards', 'Cards 卡券', 'Card tickets and signatures (added by a later update).', '卡券 api_ticket 与签名（后续加入）。')}
-${card('/payment', 'Payment 支付', 'WeChat Pay orders and callbacks (added by a later update).', '微信支付下单与回调（后续加入）。')}
+${card('/miniprogram', 'Mini program 小程序', 'Simulated <code>wx.login</code>, session, user-data decryption and the phone-number grant.', '模拟 <code>wx.login</code>、会话、用户数据解密和手机号授权。')}
+${card('/cards', 'Cards 卡券', 'The signed <code>cardExt</code> of wx.addCard, wx.chooseCard and card code decryption.', 'wx.addCard 的 <code>cardExt</code> 签名、wx.chooseCard 与卡券 code 解码。')}
+${card('/payment', 'Payment 支付', 'A WeChat Pay order (API v3 or v2), the signed <code>paySign</code> parameters, and the verified payment notification.', '微信支付下单（API v3 或 v2）、签名的 <code>paySign</code> 参数，以及经过验证的支付通知。')}
 </div>
 <h2>Server URL check 服务器地址验证</h2>
 ${explain(

@@ -6,12 +6,24 @@ import createDebug from 'debug';
 import { WechatError } from '../errors';
 import { nonceStr, safeEqual, sha1 } from '../crypto';
 import { HARD_EXPIRY_MARGIN_MS, type Credential } from '../credentials/Credential';
-import type { Store } from '../store/Store';
+import { Store } from '../store/Store';
 import type { SignatureInfo } from '../store/types';
 import { signJsapiTicket } from './signature';
 import { normalizeUrl } from './url';
 
 const log = createDebug('wechat:jssdk');
+
+const baseGetSignature = Store.prototype.getSignature;
+const baseSaveSignature = Store.prototype.saveSignature;
+
+/**
+ * A store that keeps the base class's in-memory signature map (Store, FileStore, and any subclass that does not
+ * override getSignature/saveSignature) is read and written synchronously: no Promise per lookup on the hot path.
+ * A store that overrides either method is always called through its Promise API.
+ */
+function inMemory(store: Store): boolean {
+  return store.getSignature === baseGetSignature && store.saveSignature === baseSaveSignature;
+}
 
 /** What the page passes to `wx.config` (plus the signed url). */
 export interface ClientSignature {
@@ -36,6 +48,14 @@ export interface JSSDKOptions {
 
 export class JSSDK {
   private readonly now: () => number;
+  /**
+   * Cached records whose URL this instance has validated (normalizeUrl with its allowedHosts). A cache hit on one
+   * of them skips parsing the URL again; a record it has not seen (loaded from a file, saved by other code) is
+   * validated once first. Weak, so the store's LRU alone decides what stays in memory.
+   */
+  private readonly validated = new WeakSet<object>();
+  /** Time strings of the last signature, reused within the same millisecond (toISOString is costly). */
+  private clock = { at: Number.NaN, timestamp: '', iso: '' };
 
   constructor(private readonly options: JSSDKOptions) {
     this.now = options.now ?? Date.now;
@@ -68,7 +88,41 @@ export class JSSDK {
   }
 
   /** Signature for `url`: from the cache when it was made with the live ticket, otherwise a new one. */
-  async getSignature(url: string, forceNew = false): Promise<ClientSignature> {
+  getSignature(url: string, forceNew = false): Promise<ClientSignature> {
+    const store = this.options.store;
+    if (!inMemory(store)) return this.getSignatureVia(url, forceNew);
+    // Synchronous from here on unless the ticket must be fetched; errors still come back as a rejection.
+    let lookedUp: string | undefined;
+    let cached: SignatureInfo | undefined;
+    if (!forceNew && typeof url === 'string') {
+      const hash = url.indexOf('#');
+      lookedUp = hash >= 0 ? url.slice(0, hash) : url;
+      cached = store.peekSignature(lookedUp);
+      if (cached && this.validated.has(cached) && this.isFresh(cached)) return Promise.resolve(this.toClient(cached));
+    }
+    let key: string;
+    try {
+      key = normalizeUrl(url, this.options.allowedHosts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!forceNew) {
+      // normalizeUrl keeps the URL as given minus the hash: the lookup above was for this key (checked, not assumed).
+      if (key !== lookedUp) cached = store.peekSignature(key);
+      if (cached && this.isFresh(cached)) {
+        this.validated.add(cached);
+        return Promise.resolve(this.toClient(cached));
+      }
+    }
+    const ticket = this.options.jsapiTicket.peek();
+    if (ticket === undefined) return this.sign(key);
+    const info = this.newSignature(key, ticket);
+    this.validated.add(store.putSignature(key, info));
+    return Promise.resolve(this.toClient(info));
+  }
+
+  /** getSignature through the store's Promise API (custom stores). */
+  private async getSignatureVia(url: string, forceNew: boolean): Promise<ClientSignature> {
     const key = normalizeUrl(url, this.options.allowedHosts);
     if (!forceNew) {
       const cached = await this.readCache(key);
@@ -140,27 +194,37 @@ export class JSSDK {
 
   private async sign(url: string): Promise<ClientSignature> {
     const ticket = await this.options.jsapiTicket.get();
-    const expiresAt = this.options.jsapiTicket.record?.expiresAt;
-    const now = this.now();
-    const info: SignatureInfo = {
-      jsapi_ticket: ticket,
-      nonceStr: nonceStr(),
-      timestamp: String(Math.floor(now / 1000)),
-      url,
-      signature: '',
-      signatureName: url,
-      createDate: new Date(now).toISOString(),
-      expiresAt,
-    };
-    info.signature = signJsapiTicket({ ticket, nonceStr: info.nonceStr, timestamp: info.timestamp, url });
+    const info = this.newSignature(url, ticket);
     try {
-      await this.options.store.saveSignature(url, info);
+      const saved: unknown = await this.options.store.saveSignature(url, info);
+      if (saved !== null && typeof saved === 'object') this.validated.add(saved);
     } catch (err) {
       // The signature is valid whether or not the cache took it; a store outage must not break the page.
       log('could not cache signature: %s', (err as Error).message);
       this.options.onError?.(err);
     }
     return this.toClient(info);
+  }
+
+  private newSignature(url: string, ticket: string): SignatureInfo {
+    const now = this.now();
+    if (now !== this.clock.at) {
+      this.clock = { at: now, timestamp: String(Math.floor(now / 1000)), iso: new Date(now).toISOString() };
+    }
+    const { timestamp, iso } = this.clock;
+    const nonce = nonceStr();
+    return {
+      jsapi_ticket: ticket,
+      nonceStr: nonce,
+      timestamp,
+      url,
+      signature: signJsapiTicket({ ticket, nonceStr: nonce, timestamp, url }),
+      signatureName: url,
+      createDate: iso,
+      expiresAt: this.options.jsapiTicket.record?.expiresAt,
+      // Stores copy the record adding `updated`; a record that already has it stays on V8's fast copy path.
+      updated: true,
+    };
   }
 
   private toClient(info: SignatureInfo): ClientSignature {

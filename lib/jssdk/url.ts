@@ -2,6 +2,7 @@
 import { WechatError } from '../errors';
 
 export const MAX_URL_LENGTH = 4096;
+const HTTP_PREFIX = /^https?:\/\//i;
 
 /**
  * The URL to sign: the page URL without its `#hash`, otherwise exactly as given (WeChat compares it with the
@@ -16,6 +17,12 @@ export function normalizeUrl(url: unknown, allowedHosts?: readonly string[]): st
   }
   const hash = url.indexOf('#');
   const withoutHash = hash >= 0 ? url.slice(0, hash) : url;
+  // Fast path for signing many new URLs: without a host rule, an http(s):// URL that parses is all we need to
+  // know, and URL.canParse costs half of building a URL object. Anything else takes the full check below,
+  // which accepts exactly the same URLs and names the problem.
+  if (!(allowedHosts && allowedHosts.length > 0) && HTTP_PREFIX.test(withoutHash) && URL.canParse(withoutHash)) {
+    return withoutHash;
+  }
   let parsed: URL;
   try {
     parsed = new URL(withoutHash);

@@ -5,7 +5,7 @@
  *   const sandbox = await startSandbox({ apps: [{ appId: 'wx1', appSecret: 's' }] });
  *   const wx = new Wechat({ appId: 'wx1', appSecret: 's', apiUrl: sandbox.url, now: () => sandbox.now() });
  */
-import { DEFAULT_USERS, SandboxCore, ok, type FaultSpec, type SandboxApp, type SandboxUser } from './core';
+import { DEFAULT_USERS, SandboxCore, ok, type SandboxApp, type SandboxUser } from './core';
 import { TokenState, tokenRoutes } from './routes/token';
 import { OAuthState, oauthRoutes } from './routes/oauth';
 import { MiniProgramState, miniProgramRoutes, type SandboxUserData } from './routes/miniprogram';
@@ -121,7 +121,9 @@ export class Sandbox extends SandboxCore {
   /** HTTP control endpoints, for demos and for processes other than the one that started the sandbox. */
   private controlRoutes(): void {
     this.route('GET', '/__sandbox/calls', () => ok(this.calls()));
-    this.route('GET', '/__sandbox/users', () => ok({ users: this.users.map(({ id, nickname }) => ({ id, nickname })) }));
+    this.route('GET', '/__sandbox/users', () =>
+      ok({ users: this.users.map(({ id, nickname }) => ({ id, nickname })) }),
+    );
     this.route('POST', '/__sandbox/rotate', ({ json }) => {
       this.rotateToken(String(json?.appid));
       return ok({ errcode: 0, errmsg: 'ok' });

@@ -117,14 +117,28 @@ export class Store extends EventEmitter {
   }
 
   getSignature(url: string): Promise<SignatureInfo | undefined> {
-    return Promise.resolve(this.liveSignature(url));
+    return Promise.resolve(this.peekSignature(url));
   }
 
   saveSignature(url: string, signatureInfo: SignatureInfo): Promise<SignatureInfo> {
+    return Promise.resolve(this.putSignature(url, signatureInfo));
+  }
+
+  /**
+   * The synchronous halves of getSignature/saveSignature on the in-memory map. JS-SDK signing calls them directly
+   * (no Promise per call) when a store does not override getSignature/saveSignature; a store that does is always
+   * called through its Promise API.
+   */
+  peekSignature(url: string): SignatureInfo | undefined {
+    return this.liveSignature(url);
+  }
+
+  putSignature(url: string, signatureInfo: SignatureInfo): SignatureInfo {
+    // A copy, so the caller's object is never aliased (cheap when it already has `updated`, see JSSDK).
     const info = { ...signatureInfo, updated: true };
     this.store.urls[url] = info;
     this.urlIndex.touch(url);
-    return Promise.resolve(info);
+    return info;
   }
 
   updateSignature(url: string, newInfo: Partial<SignatureInfo>): Promise<SignatureInfo> {

@@ -13,6 +13,8 @@ export class RecencyIndex {
    * the oldest key and each hole is skipped once.
    */
   private cursor: Iterator<string> = this.order.keys();
+  /** The most recently touched key: touching it again (a page signed over and over) changes nothing. */
+  private newest?: string;
 
   constructor(
     private readonly target: () => Record<string, unknown>,
@@ -21,17 +23,21 @@ export class RecencyIndex {
 
   /** Mark `key` as most recently used and evict the oldest keys beyond `max`; returns the evicted keys. */
   touch(key: string): string[] {
+    if (key === this.newest) return [];
     this.order.delete(key);
     this.order.set(key, true);
+    this.newest = key;
     return this.order.size <= this.max ? [] : this.evictOverflow();
   }
 
   forget(key: string): void {
     this.order.delete(key);
+    if (key === this.newest) this.newest = undefined;
   }
 
   /** Rebuild from the object (after a load, or when a subclass wrote keys directly). */
   resync(): void {
+    this.newest = undefined;
     const records = this.target();
     for (const key of this.order.keys()) if (!(key in records)) this.order.delete(key);
     for (const key of Object.keys(records)) if (!this.order.has(key)) this.order.set(key, true);
@@ -52,6 +58,7 @@ export class RecencyIndex {
         if (next.done) break;
       }
       const oldest = next.value;
+      if (oldest === this.newest) this.newest = undefined;
       this.order.delete(oldest);
       delete records[oldest];
       evicted.push(oldest);
@@ -61,6 +68,7 @@ export class RecencyIndex {
 
   clear(): void {
     this.order.clear();
+    this.newest = undefined;
     this.cursor = this.order.keys();
   }
 

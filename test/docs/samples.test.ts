@@ -39,7 +39,6 @@ export function extractSamples(file: string): Sample[] {
 
 /** `wechat-jssdk-ts[/sub]` → source file, from the build's entry points. */
 function entryPaths(): Record<string, string[]> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const config = require('../../tsup.config').default;
   const paths: Record<string, string[]> = {};
   for (const build of Array.isArray(config) ? config : [config]) {

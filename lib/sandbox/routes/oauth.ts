@@ -63,7 +63,12 @@ export class OAuthState {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function consentPage(core: SandboxCore, q: Record<string, string>, path: string, allowedScopes: string[]): SandboxResponse {
+function consentPage(
+  core: SandboxCore,
+  q: Record<string, string>,
+  path: string,
+  allowedScopes: string[],
+): SandboxResponse {
   const app = core.apps.get(q.appid);
   const problems: string[] = [];
   if (!app) problems.push(`unknown appid ${q.appid ?? '(missing)'}`);
@@ -71,19 +76,32 @@ function consentPage(core: SandboxCore, q: Record<string, string>, path: string,
   if (!allowedScopes.includes(q.scope)) problems.push(`scope must be ${allowedScopes.join(' or ')}`);
   if (!/^https?:\/\//.test(q.redirect_uri ?? '')) problems.push('redirect_uri must be an absolute http(s) URL');
   if (problems.length) {
-    return { status: 400, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: page('授权失败 Authorization error', `<p class="err">${problems.map(escapeHtml).join('<br>')}</p>`) };
+    return {
+      status: 400,
+      headers: { 'Content-Type': 'text/html; charset=utf-8' },
+      body: page('授权失败 Authorization error', `<p class="err">${problems.map(escapeHtml).join('<br>')}</p>`),
+    };
   }
   const silent = q.scope === 'snsapi_base';
   const buttons = core.users
     .map((u) => {
-      const params = new URLSearchParams({ appid: q.appid, redirect_uri: q.redirect_uri, scope: q.scope, state: q.state ?? '', user: u.id });
+      const params = new URLSearchParams({
+        appid: q.appid,
+        redirect_uri: q.redirect_uri,
+        scope: q.scope,
+        state: q.state ?? '',
+        user: u.id,
+      });
       return `<li><a class="allow" data-user="${escapeHtml(u.id)}" href="${path}/confirm?${escapeHtml(params.toString())}">允许 Allow as <b>${escapeHtml(u.nickname)}</b></a></li>`;
     })
     .join('');
   const intro = silent
     ? 'snsapi_base is silent in WeChat (no prompt). Choose which test user opens the page:'
     : `App <b>${escapeHtml(q.appid)}</b> asks for your profile (${escapeHtml(q.scope)}). Choose a test user:`;
-  return { headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: page('微信授权 (sandbox)', `<p>${intro}</p><ul>${buttons}</ul>`) };
+  return {
+    headers: { 'Content-Type': 'text/html; charset=utf-8' },
+    body: page('微信授权 (sandbox)', `<p>${intro}</p><ul>${buttons}</ul>`),
+  };
 }
 
 function page(title: string, content: string): string {
@@ -104,9 +122,13 @@ function confirm(core: SandboxCore, state: OAuthState, q: Record<string, string>
 }
 
 export function oauthRoutes(core: SandboxCore, state: OAuthState): void {
-  core.route('GET', '/connect/oauth2/authorize', ({ query }) => consentPage(core, query, '/connect/oauth2/authorize', ['snsapi_base', 'snsapi_userinfo']));
+  core.route('GET', '/connect/oauth2/authorize', ({ query }) =>
+    consentPage(core, query, '/connect/oauth2/authorize', ['snsapi_base', 'snsapi_userinfo']),
+  );
   core.route('GET', '/connect/oauth2/authorize/confirm', ({ query }) => confirm(core, state, query));
-  core.route('GET', '/connect/qrconnect', ({ query }) => consentPage(core, query, '/connect/qrconnect', ['snsapi_login']));
+  core.route('GET', '/connect/qrconnect', ({ query }) =>
+    consentPage(core, query, '/connect/qrconnect', ['snsapi_login']),
+  );
   core.route('GET', '/connect/qrconnect/confirm', ({ query }) => confirm(core, state, query));
 
   core.route('GET', '/sns/oauth2/access_token', ({ query }) => {

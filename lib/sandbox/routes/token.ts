@@ -7,7 +7,16 @@
  *   Stable and classic tokens are independent.
  * - /cgi-bin/ticket/getticket: needs a live token (40001/42001); jsapi or wx_card; expires_in 7200.
  */
-import { DAY_MS, TOKEN_OVERLAP_MS, TOKEN_TTL_S, fail, ok, randomToken, type SandboxCore, type TokenRecord } from '../core';
+import {
+  DAY_MS,
+  TOKEN_OVERLAP_MS,
+  TOKEN_TTL_S,
+  fail,
+  ok,
+  randomToken,
+  type SandboxCore,
+  type TokenRecord,
+} from '../core';
 
 export const FORCE_REFRESH_INTERVAL_MS = 30_000;
 export const FORCE_REFRESH_PER_DAY = 20;
@@ -34,7 +43,8 @@ export class TokenState {
     if (used >= this.core.apps.get(appId)!.tokenQuota) return 'quota';
     this.classicByDay.set(dayKey, used + 1);
     for (const record of this.core.tokens.values()) {
-      if (record.appId === appId && record.family === 'classic' && record.deadAt === undefined) record.deadAt = now + TOKEN_OVERLAP_MS;
+      if (record.appId === appId && record.family === 'classic' && record.deadAt === undefined)
+        record.deadAt = now + TOKEN_OVERLAP_MS;
     }
     return this.core.issueToken(appId, 'classic');
   }
@@ -54,7 +64,8 @@ export class TokenState {
       return this.setStable(appId);
     }
     // A revoked token is still handed out in normal mode until someone force-refreshes (see revokeToken).
-    const served = current && now < current.expiresAt && (current.deadAt === undefined || current.revokedOnly) ? current : undefined;
+    const served =
+      current && now < current.expiresAt && (current.deadAt === undefined || current.revokedOnly) ? current : undefined;
     if (served && served.expiresAt - now > TOKEN_OVERLAP_MS) return served;
     if (served && served.deadAt === undefined) served.deadAt = served.expiresAt;
     return this.setStable(appId);
@@ -70,7 +81,12 @@ export class TokenState {
   }
 
   ticket(appId: string, type: 'jsapi' | 'wx_card'): TicketRecord {
-    const record: TicketRecord = { ticket: randomToken(type === 'jsapi' ? 'J_' : 'K_', 40), appId, type, expiresAt: this.core.now() + TOKEN_TTL_S * 1000 };
+    const record: TicketRecord = {
+      ticket: randomToken(type === 'jsapi' ? 'J_' : 'K_', 40),
+      appId,
+      type,
+      expiresAt: this.core.now() + TOKEN_TTL_S * 1000,
+    };
     this.tickets.set(record.ticket, record);
     return record;
   }
@@ -78,7 +94,9 @@ export class TokenState {
   /** Tickets of this app and type that are still valid (a signature made with any of them verifies). */
   liveTickets(appId: string, type: 'jsapi' | 'wx_card' = 'jsapi'): string[] {
     const now = this.core.now();
-    return [...this.tickets.values()].filter((t) => t.appId === appId && t.type === type && now < t.expiresAt).map((t) => t.ticket);
+    return [...this.tickets.values()]
+      .filter((t) => t.appId === appId && t.type === type && now < t.expiresAt)
+      .map((t) => t.ticket);
   }
 
   private setStable(appId: string): TokenRecord {
@@ -115,7 +133,8 @@ export function tokenRoutes(core: SandboxCore, state: TokenState): void {
   core.route('GET', '/cgi-bin/ticket/getticket', ({ query }) => {
     const check = core.checkToken(query.access_token);
     if (check.error) return check.error;
-    if (query.type !== 'jsapi' && query.type !== 'wx_card') return fail(40097, 'invalid args: type must be jsapi or wx_card');
+    if (query.type !== 'jsapi' && query.type !== 'wx_card')
+      return fail(40097, 'invalid args: type must be jsapi or wx_card');
     const ticket = state.ticket(check.appId, query.type);
     return ok({ errcode: 0, errmsg: 'ok', ticket: ticket.ticket, expires_in: TOKEN_TTL_S });
   });
