@@ -43,7 +43,8 @@ export function describeMachine(): Machine {
 
 export function textTable(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -128,7 +129,10 @@ export function writeResults(file: string, r: ResultsFile): void {
     '  SDK order; the best round is compared because other load on the machine only makes rounds slower.',
     '- Distinct URLs: a process started with `--expose-gc`; token and ticket fetched first; `gc()` before and after;',
     '  heap growth is `heapUsed` after minus before. This SDK keeps its default LRU bound (10000 URLs); wechat-jssdk',
-    '  keeps every URL.',
+    '  keeps every URL. A run is capped at 120 s: if wechat-jssdk does not finish 1M URLs in that time, its rate is',
+    '  per operation over what it did and its heap growth is extrapolated (a note above says so). The CPU-second',
+    '  rate counts every thread of the process (GC helpers included) and is less sensitive to other load.',
+    '- Other processes on the machine slow both SDKs; the load averages above show how busy it was.',
     '- No number here is asserted by the test suite; the targets are checked only by this benchmark.',
     '',
   );

@@ -66,14 +66,27 @@ function spawnChild<R>(input: ChildInput, nodeFlags: string[] = []): Promise<R> 
 function context(): ParentContext {
   return {
     startSandbox: startBenchSandbox,
-    spawnChild: <R>(caseId: string, variant: string, sandbox: Sandbox, params: Record<string, unknown>, nodeFlags?: string[]) =>
-      spawnChild<R>({ caseId, variant, sandboxUrl: sandbox.url, app: BENCH_APP, params, workDir: path.join(WORK_DIR, caseId) }, nodeFlags),
+    spawnChild: <R>(
+      caseId: string,
+      variant: string,
+      sandbox: Sandbox,
+      params: Record<string, unknown>,
+      nodeFlags?: string[],
+    ) =>
+      spawnChild<R>(
+        { caseId, variant, sandboxUrl: sandbox.url, app: BENCH_APP, params, workDir: path.join(WORK_DIR, caseId) },
+        nodeFlags,
+      ),
     log,
   };
 }
 
 /** Fresh sandbox per child; variants alternate order between repeats so neither always runs first. */
-async function defaultOrchestrate(c: BenchCase, params: Record<string, unknown>, repeats: number): Promise<Runs<unknown>> {
+async function defaultOrchestrate(
+  c: BenchCase,
+  params: Record<string, unknown>,
+  repeats: number,
+): Promise<Runs<unknown>> {
   const ctx = context();
   const runs: Runs<unknown> = Object.fromEntries(c.variants.map((v) => [v, []]));
   for (let r = 0; r < repeats; r++) {
@@ -83,7 +96,12 @@ async function defaultOrchestrate(c: BenchCase, params: Record<string, unknown>,
       try {
         log(`  ${c.id}: ${SDK_LABELS[variant] ?? variant} (run ${r + 1}/${repeats})...`);
         const result = await ctx.spawnChild(c.id, variant, sandbox, params, c.nodeFlags);
-        runs[variant].push({ variant, result, upstream: upstreamCounts(sandbox), checks: c.verify?.(sandbox, result, variant) ?? {} });
+        runs[variant].push({
+          variant,
+          result,
+          upstream: upstreamCounts(sandbox),
+          checks: c.verify?.(sandbox, result, variant) ?? {},
+        });
       } finally {
         await sandbox.close();
       }
@@ -99,7 +117,9 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const ours = `wechat-jssdk-ts ${(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
   log(`Benchmark: ${ours} vs ${SDK_LABELS.reference}`);
-  log(`Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memory}, node ${machine.node}, load ${machine.loadAtStart}`);
+  log(
+    `Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memory}, node ${machine.node}, load ${machine.loadAtStart}`,
+  );
   const started = Date.now();
   const sections: Section[] = [];
   for (const c of cases) {
@@ -117,10 +137,7 @@ async function main(): Promise<void> {
   log('\n== Targets ==');
   log(textTable(['Target', 'Goal', 'Measured', 'Result'], targetRows(targets)));
 
-  const partial = [
-    args.only ? `only ${args.only.join(', ')}` : '',
-    args.quick ? 'reduced sizes (--quick)' : '',
-  ]
+  const partial = [args.only ? `only ${args.only.join(', ')}` : '', args.quick ? 'reduced sizes (--quick)' : '']
     .filter(Boolean)
     .join('; ');
   writeResults(RESULTS, {

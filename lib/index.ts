@@ -11,6 +11,12 @@ export {
 } from './errors';
 export { Store, type StoreOptions } from './store/Store';
 export { FileStore, type FileStoreOptions } from './store/FileStore';
+// The shared stores load their drivers (mongoose, redis, ioredis) only when they open a connection.
+export { MongoStore, type MongoStoreOptions, type MongooseConnectionLike } from './store/MongoStore';
+export { RedisStore, type RedisStoreOptions } from './store/RedisStore';
+export type { RedisClientLike, NodeRedisLike, IORedisLike } from './store/redisClient';
+export { KeyValueStore, type KeyValueStoreOptions, type KeyValueLike } from './store/KeyValueStore';
+export type { SharedStoreOptions } from './store/SharedStore';
 export type * from './store/types';
 export { JSSDK, type ClientSignature } from './jssdk/JSSDK';
 export { signJsapiTicket, type JsapiSignInput } from './jssdk/signature';

@@ -247,7 +247,7 @@ export function storeContract(name: string, contract: ContractSetup): void {
       const second = await eventually(() => taker.lock('refresh:ttl', 30_000), 10_000, 'the expired lease');
       await first!.release();
       expect(await one!.lock('refresh:ttl', 30_000)).toBeNull();
-      await second.release();
+      await second!.release();
       const third = await one!.lock('refresh:ttl', 30_000);
       expect(third).not.toBeNull();
       await third!.release();

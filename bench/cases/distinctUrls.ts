@@ -17,6 +17,8 @@ interface Params extends Record<string, unknown> {
 interface Result {
   signed: number;
   elapsedMs: number;
+  /** CPU time of the whole process during the loop (all threads, GC helpers included). */
+  cpuMs: number;
   heapBefore: number;
   heapAfter: number;
   rssAfter: number;
@@ -40,6 +42,7 @@ export const distinctUrls: BenchCase<Result, Params> = {
     await sdk.getSignature('https://example.com/warm-up');
     await collectGarbage();
     const heapBefore = process.memoryUsage().heapUsed;
+    const cpu0 = process.cpuUsage();
     const started = performance.now();
     let signed = 0;
     while (signed < params.urls) {
@@ -48,10 +51,12 @@ export const distinctUrls: BenchCase<Result, Params> = {
       if ((signed & 4095) === 0 && performance.now() - started > params.maxMs) break;
     }
     const elapsedMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
     await collectGarbage();
     const { heapUsed: heapAfter, rss: rssAfter } = process.memoryUsage();
     await sdk.close();
-    return { signed, elapsedMs, heapBefore, heapAfter, rssAfter };
+    return { signed, elapsedMs, cpuMs, heapBefore, heapAfter, rssAfter };
   },
 
   report(runs, params) {
@@ -61,6 +66,7 @@ export const distinctUrls: BenchCase<Result, Params> = {
       return all.reduce((a, b) => (rate(b) > rate(a) ? b : a));
     };
     const rate = (run: VariantRun<Result>) => (run.result.signed * 1000) / run.result.elapsedMs;
+    const cpuRate = (run: VariantRun<Result>) => (run.result.signed * 1000) / run.result.cpuMs;
     const growth = (run: VariantRun<Result>) => run.result.heapAfter - run.result.heapBefore;
     const ours = pick('ours');
     const ref = pick('reference');
@@ -82,15 +88,28 @@ export const distinctUrls: BenchCase<Result, Params> = {
         rows: [
           ['URLs signed', formatInt(ours.result.signed), formatInt(ref.result.signed), ''],
           ['ops/s', formatInt(rate(ours)), formatInt(rate(ref)), formatRatio(ratio)],
+          [
+            'ops per CPU-second (all threads)',
+            formatInt(cpuRate(ours)),
+            formatInt(cpuRate(ref)),
+            formatRatio(cpuRate(ours) / cpuRate(ref)),
+          ],
           ['µs per URL', (1e6 / rate(ours)).toFixed(2), (1e6 / rate(ref)).toFixed(2), ''],
           ['time (s)', (ours.result.elapsedMs / 1000).toFixed(1), (ref.result.elapsedMs / 1000).toFixed(1), ''],
           [
             'heap growth (after gc)',
             formatMB(growth(ours)),
-            refPartial ? `${formatMB(growth(ref))} (≈ ${formatMB(refGrowthAtN)} at ${formatInt(params.urls)})` : formatMB(growth(ref)),
+            refPartial
+              ? `${formatMB(growth(ref))} (≈ ${formatMB(refGrowthAtN)} at ${formatInt(params.urls)})`
+              : formatMB(growth(ref)),
             `${formatRatio(refGrowthAtN / Math.max(growth(ours), 1))} less`,
           ],
-          ['bytes kept per URL', (growth(ours) / ours.result.signed).toFixed(1), (growth(ref) / ref.result.signed).toFixed(1), ''],
+          [
+            'heap growth per URL signed (bytes)',
+            (growth(ours) / ours.result.signed).toFixed(1),
+            (growth(ref) / ref.result.signed).toFixed(1),
+            '',
+          ],
           ['rss after (MB)', formatMB(ours.result.rssAfter), formatMB(ref.result.rssAfter), ''],
         ],
       },
@@ -112,4 +131,3 @@ export const distinctUrls: BenchCase<Result, Params> = {
     };
   },
 };
-

@@ -50,7 +50,13 @@ export interface CaseReport {
 export interface ParentContext {
   startSandbox(): Promise<Sandbox>;
   /** Run `measure` of this case for `variant` in a child process against `sandbox`. */
-  spawnChild<R>(caseId: string, variant: string, sandbox: Sandbox, params: Record<string, unknown>, nodeFlags?: string[]): Promise<R>;
+  spawnChild<R>(
+    caseId: string,
+    variant: string,
+    sandbox: Sandbox,
+    params: Record<string, unknown>,
+    nodeFlags?: string[],
+  ): Promise<R>;
   log(message: string): void;
 }
 

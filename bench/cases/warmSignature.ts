@@ -63,7 +63,12 @@ export const warmSignature: BenchCase<Result, Params> = {
         head: ['Metric', SDK_LABELS.ours, SDK_LABELS.reference, 'Ratio'],
         rows: [
           ['ops/s (best round)', formatInt(best(ours)), formatInt(best(ref)), formatRatio(ratio)],
-          ['ops/s (median round)', formatInt(median(ours)), formatInt(median(ref)), formatRatio(median(ours) / median(ref))],
+          [
+            'ops/s (median round)',
+            formatInt(median(ours)),
+            formatInt(median(ref)),
+            formatRatio(median(ours) / median(ref)),
+          ],
           ['µs per call (best)', (1e6 / best(ours)).toFixed(2), (1e6 / best(ref)).toFixed(2), ''],
           ['rounds measured', String(ours.length), String(ref.length), ''],
         ],

@@ -49,10 +49,12 @@ export interface JSSDKOptions {
 export class JSSDK {
   private readonly now: () => number;
   /**
-   * Cached records whose URL this instance has validated (normalizeUrl with its allowedHosts). A cache hit on one
-   * of them skips parsing the URL again; a record it has not seen (loaded from a file, saved by other code) is
-   * validated once first. Weak, so the store's LRU alone decides what stays in memory.
+   * Which cached records have a URL this instance has validated (normalizeUrl with its allowedHosts), so that a
+   * cache hit skips parsing the URL again. Records it signs carry `mark`, a key of its own that the store copies
+   * with the record and JSON never writes; others (loaded from a file, saved by other code) are validated once and
+   * then remembered in `validated`, weakly, so the store's LRU alone decides what stays in memory.
    */
+  private readonly mark = Symbol('wechat-jssdk-ts validated url');
   private readonly validated = new WeakSet<object>();
   /** Time strings of the last signature, reused within the same millisecond (toISOString is costly). */
   private clock = { at: Number.NaN, timestamp: '', iso: '' };
@@ -98,7 +100,9 @@ export class JSSDK {
       const hash = url.indexOf('#');
       lookedUp = hash >= 0 ? url.slice(0, hash) : url;
       cached = store.peekSignature(lookedUp);
-      if (cached && this.validated.has(cached) && this.isFresh(cached)) return Promise.resolve(this.toClient(cached));
+      if (cached && this.wasValidated(cached, lookedUp) && this.isFresh(cached)) {
+        return Promise.resolve(this.toClient(cached));
+      }
     }
     let key: string;
     try {
@@ -117,8 +121,13 @@ export class JSSDK {
     const ticket = this.options.jsapiTicket.peek();
     if (ticket === undefined) return this.sign(key);
     const info = this.newSignature(key, ticket);
-    this.validated.add(store.putSignature(key, info));
+    store.putSignature(key, info);
     return Promise.resolve(this.toClient(info));
+  }
+
+  private wasValidated(cached: SignatureInfo, key: string): boolean {
+    const mine = (cached as unknown as Record<symbol, unknown>)[this.mark] === true;
+    return mine ? cached.url === key : this.validated.has(cached);
   }
 
   /** getSignature through the store's Promise API (custom stores). */
@@ -196,8 +205,7 @@ export class JSSDK {
     const ticket = await this.options.jsapiTicket.get();
     const info = this.newSignature(url, ticket);
     try {
-      const saved: unknown = await this.options.store.saveSignature(url, info);
-      if (saved !== null && typeof saved === 'object') this.validated.add(saved);
+      await this.options.store.saveSignature(url, info);
     } catch (err) {
       // The signature is valid whether or not the cache took it; a store outage must not break the page.
       log('could not cache signature: %s', (err as Error).message);
@@ -224,6 +232,7 @@ export class JSSDK {
       expiresAt: this.options.jsapiTicket.record?.expiresAt,
       // Stores copy the record adding `updated`; a record that already has it stays on V8's fast copy path.
       updated: true,
+      [this.mark]: true,
     };
   }
 

@@ -20,7 +20,7 @@ import createDebug from 'debug';
 import { StoreError } from '../errors';
 import { redact } from '../redact';
 import { Store, type StoreOptions } from './Store';
-import { splitGlobalUpdate, type GlobalUpdate } from './merge';
+import { mergeUpdates, splitGlobalUpdate, withoutWritten, type GlobalUpdate } from './merge';
 import type {
   CardTicketInfo,
   GlobalTokenInfo,
@@ -83,6 +83,9 @@ export abstract class SharedStore extends Store implements Lockable {
   private readonly dirtyUrls = new Set<string>();
   /** OAuth tokens / sessions the backend refused; `null` is a removal. Retried by flush(). */
   private readonly pending = { oauth: new Map<string, StoredRecord | null>(), mp: new Map<string, StoredRecord | null>() };
+  /** Global token / card ticket writes the backend refused (the caller got the StoreError); replayed on return. */
+  private pendingGlobal?: GlobalUpdate;
+  private pendingCard?: CardTicketInfo;
   private retryAfterOutage = false;
   private flushing?: Promise<void>;
   private flushAgain = false;
@@ -144,7 +147,17 @@ export abstract class SharedStore extends Store implements Lockable {
 
   override async updateGlobalToken(info: GlobalTokenInfo): Promise<GlobalTokenInfo> {
     const update = splitGlobalUpdate(info);
-    const next = await this.run('write the global token', () => this.writeGlobal(update, this.isoNow()));
+    let next: GlobalTokenInfo;
+    try {
+      next = await this.run('write the global token', () => this.writeGlobal(update, this.isoNow()));
+    } catch (err) {
+      // The caller learns it now (the engine goes on from memory); the write itself is not lost: it is replayed
+      // when the backend answers again, and the newest-fetch rule keeps a replay from undoing a later refresh.
+      this.pendingGlobal = mergeUpdates(this.pendingGlobal, update);
+      this.retryAfterOutage = true;
+      throw err;
+    }
+    this.pendingGlobal = withoutWritten(this.pendingGlobal, update);
     this.store.globalToken = next;
     return next;
   }
@@ -156,7 +169,15 @@ export abstract class SharedStore extends Store implements Lockable {
   }
 
   override async updateCardTicket(info: CardTicketInfo): Promise<CardTicketInfo> {
-    const card = await this.run('write the card ticket', () => this.writeCard({ ...info }, this.isoNow()));
+    let card: CardTicketInfo;
+    try {
+      card = await this.run('write the card ticket', () => this.writeCard({ ...info }, this.isoNow()));
+    } catch (err) {
+      if (!this.pendingCard || fetchedAt(this.pendingCard) <= fetchedAt(info)) this.pendingCard = { ...this.pendingCard, ...info };
+      this.retryAfterOutage = true;
+      throw err;
+    }
+    if (this.pendingCard && fetchedAt(this.pendingCard) <= fetchedAt(info)) this.pendingCard = undefined;
     this.store.card = card;
     return card;
   }
@@ -281,6 +302,8 @@ export abstract class SharedStore extends Store implements Lockable {
     this.dirtyUrls.clear();
     this.pending.oauth.clear();
     this.pending.mp.clear();
+    this.pendingGlobal = undefined;
+    this.pendingCard = undefined;
     await this.run('clear the store', () => this.clearBackend());
   }
 
@@ -395,10 +418,14 @@ export abstract class SharedStore extends Store implements Lockable {
     }
     const oauth = [...this.pending.oauth].map(([key, record]) => this.toWrite('oauth', key, record));
     const mp = [...this.pending.mp].map(([key, record]) => this.toWrite('mp', key, record));
-    if (urls.length + oauth.length + mp.length === 0) return;
+    const global = this.pendingGlobal;
+    const card = this.pendingCard;
+    if (urls.length + oauth.length + mp.length === 0 && !global && !card) return;
     this.retryAfterOutage = false;
     try {
       await this.run('flush', async () => {
+        if (global) await this.writeGlobal(global, this.isoNow());
+        if (card) await this.writeCard(card, this.isoNow());
         if (urls.length) await this.writeRecords('urls', urls);
         if (oauth.length) await this.writeRecords('oauth', oauth);
         if (mp.length) await this.writeRecords('mp', mp);
@@ -407,8 +434,10 @@ export abstract class SharedStore extends Store implements Lockable {
       this.retryAfterOutage = true;
       throw err;
     }
-    log('%s flushed %d signatures, %d OAuth tokens, %d sessions', this.kind, urls.length, oauth.length, mp.length);
+    log('%s flushed %d signatures, %d OAuth tokens, %d sessions%s', this.kind, urls.length, oauth.length, mp.length, global || card ? ' and a kept token write' : '');
     // Only what is unchanged since we read it is clean; a newer save stays for the next flush.
+    if (global) this.pendingGlobal = withoutWritten(this.pendingGlobal, global);
+    if (card && this.pendingCard === card) this.pendingCard = undefined;
     for (const write of urls) if (this.store.urls[write.key] === write.record) this.dirtyUrls.delete(write.key);
     for (const [kind, writes] of [['oauth', oauth], ['mp', mp]] as const) {
       for (const write of writes) if (this.pending[kind].get(write.key) === write.record) this.pending[kind].delete(write.key);
@@ -416,7 +445,7 @@ export abstract class SharedStore extends Store implements Lockable {
   }
 
   private hasUnsaved(): boolean {
-    return this.dirtyUrls.size + this.pending.oauth.size + this.pending.mp.size > 0;
+    return this.dirtyUrls.size + this.pending.oauth.size + this.pending.mp.size > 0 || !!this.pendingGlobal || !!this.pendingCard;
   }
 
   /** The backend answers again: write what it refused while it was away. */
@@ -436,6 +465,11 @@ export abstract class SharedStore extends Store implements Lockable {
 
 function positive(value: number | undefined, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function fetchedAt(card: CardTicketInfo): number {
+  const n = Number(card.fetchedAt);
+  return Number.isFinite(n) ? n : 0;
 }
 
 function finite(value: unknown): number | undefined {

@@ -68,3 +68,25 @@ export function applyCardUpdate(current: CardTicketInfo, info: CardTicketInfo, m
   if (Number.isFinite(stored) && Number.isFinite(incoming) && stored > incoming) return current;
   return { ...current, ...info, modifyDate };
 }
+
+/** Two updates as one (kept while the backend is away): later plain values win, and per group the newer fetch. */
+export function mergeUpdates(older: GlobalUpdate | undefined, newer: GlobalUpdate): GlobalUpdate {
+  if (!older) return newer;
+  const groups = new Map(older.groups.map((g) => [g.fetchedField, g]));
+  for (const group of newer.groups) {
+    const kept = groups.get(group.fetchedField);
+    if (!kept || kept.fetchedAt <= group.fetchedAt) groups.set(group.fetchedField, group);
+  }
+  return { plain: { ...older.plain, ...newer.plain }, groups: [...groups.values()] };
+}
+
+/** What of `pending` is still not in the backend after `written` was stored; undefined when nothing. */
+export function withoutWritten(pending: GlobalUpdate | undefined, written: GlobalUpdate): GlobalUpdate | undefined {
+  if (!pending) return undefined;
+  const plain = { ...pending.plain };
+  for (const field of Object.keys(written.plain)) delete plain[field];
+  const groups = pending.groups.filter(
+    (group) => !written.groups.some((w) => w.fetchedField === group.fetchedField && w.fetchedAt >= group.fetchedAt),
+  );
+  return Object.keys(plain).length || groups.length ? { plain, groups } : undefined;
+}

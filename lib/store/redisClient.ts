@@ -80,11 +80,16 @@ export function wrapRedisClient(client: RedisClientLike): RedisCommander {
       isReady: () => c.isReady,
       onReady,
       close: async () => {
+        // Graceful when connected (pending replies arrive).
+        if (c.isReady) return void (await (c.close ? c.close() : c.quit?.()));
         if (!c.isOpen) return;
-        // Graceful when connected (pending replies arrive); otherwise drop the reconnect loop at once.
-        if (c.isReady) await (c.close ? c.close() : c.quit?.());
-        else if (c.destroy) c.destroy();
-        else await c.disconnect?.();
+        // Still connecting: drop it. A connection attempt already under way can still complete after destroy()
+        // (seen with node-redis 6), so close it again if it does.
+        const drop = () => (c.destroy ? c.destroy() : void c.disconnect?.().catch(() => undefined));
+        c.on('ready', () => {
+          if (c.isReady) drop();
+        });
+        drop();
       },
     };
   }

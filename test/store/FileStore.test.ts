@@ -128,6 +128,33 @@ describe('loading at start', () => {
   });
 });
 
+describe('records loaded from the file are checked like new ones', () => {
+  it('refuses a stored signature for a host outside allowedHosts, and serves a stored one inside', async () => {
+    // A signing Wechat fills the file (no host rule), then a restart with allowedHosts reads it.
+    const first = wechatOn(sandbox, { store: fileStore({ now: () => sandbox.now() }) });
+    const inside = await first.jssdk.getSignature('https://example.com/inside');
+    await first.jssdk.getSignature('https://evil.example.net/outside');
+    await first.close();
+    expect(Object.keys(readState().urls).sort()).toEqual([
+      'https://evil.example.net/outside',
+      'https://example.com/inside',
+    ]);
+
+    const second = wechatOn(sandbox, { store: fileStore({ now: () => sandbox.now() }), allowedHosts: ['example.com'] });
+    for (let i = 0; i < 3; i++) {
+      // Cached or not, the host rule applies (repeated: a second lookup must not skip the check either).
+      const err = await second.jssdk.getSignature('https://evil.example.net/outside').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WechatError);
+      expect((err as WechatError).code).toBe('HOST_NOT_ALLOWED');
+      expect(await second.jssdk.getSignature('https://example.com/inside')).toEqual(inside);
+    }
+    await second.close();
+  });
+});
+
 describe('atomic flush', () => {
   it('writes a temp file in the same folder, fsyncs it, then renames it over the file', async () => {
     fs.writeFileSync(file(), JSON.stringify({ wechatConfig: { appId: APP.appId }, urls: {} }));
