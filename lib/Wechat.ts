@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { isEmpty, omit } from 'lodash';
+import { isEmpty, omit } from './util/lodash';
 import { ConfigError, WechatError } from './errors';
 import { HttpClient, validateBaseUrl, type HttpClientOptions } from './http/HttpClient';
 import { Credential, type CredentialRecord } from './credentials/Credential';

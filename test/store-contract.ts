@@ -71,7 +71,11 @@ export function storeContract(name: string, contract: ContractSetup): void {
       const store = await (await backend()).open();
       const t0 = clock.now();
       await store.updateGlobalToken(token('AT-1', t0));
-      const returned = await store.updateGlobalToken({ jsapi_ticket: 'JT-1', jsapi_ticketExpiresAt: t0 + 2 * HOUR, jsapi_ticketFetchedAt: t0 });
+      const returned = await store.updateGlobalToken({
+        jsapi_ticket: 'JT-1',
+        jsapi_ticketExpiresAt: t0 + 2 * HOUR,
+        jsapi_ticketFetchedAt: t0,
+      });
       expect(returned).toMatchObject({ accessToken: 'AT-1', jsapi_ticket: 'JT-1' });
       await store.updateGlobalToken({ forceRefreshTimes: [t0 - 1000, t0] });
       const read = await store.getGlobalToken();
@@ -89,7 +93,14 @@ export function storeContract(name: string, contract: ContractSetup): void {
     test('keeps URL signatures: save, read, update, exists', async () => {
       const store = await (await backend()).open();
       const url = 'https://app.example.com/page?id=1';
-      const sig = { jsapi_ticket: 'JT', nonceStr: 'nonce-1', timestamp: '1700000000', url, signature: 'sig-1', expiresAt: clock.now() + HOUR };
+      const sig = {
+        jsapi_ticket: 'JT',
+        nonceStr: 'nonce-1',
+        timestamp: '1700000000',
+        url,
+        signature: 'sig-1',
+        expiresAt: clock.now() + HOUR,
+      };
       await store.saveSignature(url, sig);
       expect(await store.getSignature(url)).toMatchObject(sig);
       expect(await store.isSignatureExisting(url)).toBe(true);
@@ -103,7 +114,13 @@ export function storeContract(name: string, contract: ContractSetup): void {
       const b = await backend();
       const store = await b.open();
       const url = 'https://app.example.com/expiring';
-      await store.saveSignature(url, { nonceStr: 'n', timestamp: '1', url, signature: 's', expiresAt: clock.now() + 1_000 });
+      await store.saveSignature(url, {
+        nonceStr: 'n',
+        timestamp: '1',
+        url,
+        signature: 's',
+        expiresAt: clock.now() + 1_000,
+      });
       await store.flush();
       expect(await store.getSignature(url)).toBeDefined();
       clock.advance(1_001);
@@ -126,7 +143,11 @@ export function storeContract(name: string, contract: ContractSetup): void {
       await store.saveOAuthAccessToken('openid-1', info);
       expect(await store.getOAuthAccessToken('openid-1')).toMatchObject(info);
       await store.updateOAuthAccessToken('openid-1', { access_token: 'UAT-2', expirationTime: now + 3 * HOUR });
-      expect(await store.getOAuthAccessToken('openid-1')).toMatchObject({ ...info, access_token: 'UAT-2', expirationTime: now + 3 * HOUR });
+      expect(await store.getOAuthAccessToken('openid-1')).toMatchObject({
+        ...info,
+        access_token: 'UAT-2',
+        expirationTime: now + 3 * HOUR,
+      });
       expect(await store.getOAuthAccessToken('openid-unknown')).toBeUndefined();
       await store.removeOAuthAccessToken('openid-1');
       expect(await store.getOAuthAccessToken('openid-1')).toBeUndefined();
@@ -136,13 +157,22 @@ export function storeContract(name: string, contract: ContractSetup): void {
       const store = await (await backend()).open();
       const now = clock.now();
       await store.updateCardTicket({ ticket: 'CT-1', expiresAt: now + 2 * HOUR, fetchedAt: now, expires_in: 7200 });
-      expect(await store.getCardTicket()).toMatchObject({ ticket: 'CT-1', expiresAt: now + 2 * HOUR, fetchedAt: now, expires_in: 7200 });
+      expect(await store.getCardTicket()).toMatchObject({
+        ticket: 'CT-1',
+        expiresAt: now + 2 * HOUR,
+        fetchedAt: now,
+        expires_in: 7200,
+      });
     });
 
     test('keeps mini-program sessions; a new login replaces the old session', async () => {
       const store = await (await backend()).open();
       await store.setMPSession('session-1', { openid: 'mp-openid', session_key: 'SK-1', unionid: 'union-1' });
-      expect(await store.getMPSession('session-1')).toMatchObject({ openid: 'mp-openid', session_key: 'SK-1', unionid: 'union-1' });
+      expect(await store.getMPSession('session-1')).toMatchObject({
+        openid: 'mp-openid',
+        session_key: 'SK-1',
+        unionid: 'union-1',
+      });
       expect(await store.getMPSessionKey('session-1')).toBe('SK-1');
       await store.setMPSession('session-1', { openid: 'mp-openid', session_key: 'SK-2' });
       const replaced = await store.getMPSession('session-1');
@@ -160,7 +190,11 @@ export function storeContract(name: string, contract: ContractSetup): void {
         signature: `sig-${tag}`,
         expiresAt: now + HOUR,
       });
-      await store.saveOAuthAccessToken('openid-x', { access_token: `UAT-${tag}`, openid: 'openid-x', refreshTokenExpiresAt: now + DAY });
+      await store.saveOAuthAccessToken('openid-x', {
+        access_token: `UAT-${tag}`,
+        openid: 'openid-x',
+        refreshTokenExpiresAt: now + DAY,
+      });
       await store.updateCardTicket({ ticket: `CT-${tag}`, expiresAt: now + HOUR, fetchedAt: now });
       await store.setMPSession('session-x', { openid: 'o', session_key: `SK-${tag}` });
       await store.flush();
@@ -176,8 +210,20 @@ export function storeContract(name: string, contract: ContractSetup): void {
       };
     }
 
-    const everything = (tag: string) => ({ accessToken: `AT-${tag}`, signature: `sig-${tag}`, oauth: `UAT-${tag}`, card: `CT-${tag}`, session: `SK-${tag}` });
-    const nothing = { accessToken: undefined, signature: undefined, oauth: undefined, card: undefined, session: undefined };
+    const everything = (tag: string) => ({
+      accessToken: `AT-${tag}`,
+      signature: `sig-${tag}`,
+      oauth: `UAT-${tag}`,
+      card: `CT-${tag}`,
+      session: `SK-${tag}`,
+    });
+    const nothing = {
+      accessToken: undefined,
+      signature: undefined,
+      oauth: undefined,
+      card: undefined,
+      session: undefined,
+    };
 
     testIf(contract.persistent)('what one instance flushed, a new instance on the same backend reads', async () => {
       const b = await backend();
@@ -187,21 +233,24 @@ export function storeContract(name: string, contract: ContractSetup): void {
       expect(await readEverything(await b.open())).toEqual(everything('A'));
     });
 
-    testIf(contract.persistent)('another instance sees a token refresh at once (read-through, write-through)', async () => {
-      const b = await backend();
-      const [one, two] = [await b.open(), await b.open()];
-      expect((await two.getGlobalToken()).accessToken).toBeUndefined();
-      await one.updateGlobalToken(token('AT-shared', clock.now()));
-      expect((await two.getGlobalToken()).accessToken).toBe('AT-shared');
-      if (contract.sharedRecords) {
-        await one.saveOAuthAccessToken('openid-s', { access_token: 'UAT-s', openid: 'openid-s' });
-        expect((await two.getOAuthAccessToken('openid-s'))?.access_token).toBe('UAT-s');
-        await one.setMPSession('session-s', { openid: 'o', session_key: 'SK-s' });
-        expect(await two.getMPSessionKey('session-s')).toBe('SK-s');
-        await one.removeOAuthAccessToken('openid-s');
-        expect(await two.getOAuthAccessToken('openid-s')).toBeUndefined();
-      }
-    });
+    testIf(contract.persistent)(
+      'another instance sees a token refresh at once (read-through, write-through)',
+      async () => {
+        const b = await backend();
+        const [one, two] = [await b.open(), await b.open()];
+        expect((await two.getGlobalToken()).accessToken).toBeUndefined();
+        await one.updateGlobalToken(token('AT-shared', clock.now()));
+        expect((await two.getGlobalToken()).accessToken).toBe('AT-shared');
+        if (contract.sharedRecords) {
+          await one.saveOAuthAccessToken('openid-s', { access_token: 'UAT-s', openid: 'openid-s' });
+          expect((await two.getOAuthAccessToken('openid-s'))?.access_token).toBe('UAT-s');
+          await one.setMPSession('session-s', { openid: 'o', session_key: 'SK-s' });
+          expect(await two.getMPSessionKey('session-s')).toBe('SK-s');
+          await one.removeOAuthAccessToken('openid-s');
+          expect(await two.getOAuthAccessToken('openid-s')).toBeUndefined();
+        }
+      },
+    );
 
     test('two apps on one backend never see each other', async () => {
       const b = await backend();
@@ -223,7 +272,9 @@ export function storeContract(name: string, contract: ContractSetup): void {
       const b = await backend();
       const stores = contract.sharedLock ? [await b.open(), await b.open()] : [await b.open()];
       const lockable = stores as unknown as Array<Store & Lockable>;
-      const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => lockable[i % lockable.length].lock('refresh:access_token', 30_000)));
+      const leases = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => lockable[i % lockable.length].lock('refresh:access_token', 30_000)),
+      );
       const held = leases.filter((lease): lease is Lease => lease !== null);
       expect(held).toHaveLength(1);
       expect(await lockable[lockable.length - 1].lock('refresh:access_token', 30_000)).toBeNull();
@@ -239,7 +290,9 @@ export function storeContract(name: string, contract: ContractSetup): void {
 
     test('lock(): an expired lease can be taken, and its old holder cannot release the new one', async () => {
       const b = await backend();
-      const [one, two] = (contract.sharedLock ? [await b.open(), await b.open()] : [await b.open(), undefined]) as Array<(Store & Lockable) | undefined>;
+      const [one, two] = (
+        contract.sharedLock ? [await b.open(), await b.open()] : [await b.open(), undefined]
+      ) as Array<(Store & Lockable) | undefined>;
       const taker = two ?? one!;
       const first = await one!.lock('refresh:ttl', 300);
       expect(first).not.toBeNull();
@@ -268,19 +321,22 @@ export function storeContract(name: string, contract: ContractSetup): void {
       await expect(store.destroy()).resolves.toBeUndefined();
     });
 
-    testIf(contract.newestWins)('a credential written late with an older fetch time does not replace a newer one', async () => {
-      const b = await backend();
-      const [one, two] = [await b.open(), await b.open()];
-      const t0 = clock.now();
-      await one.updateGlobalToken(token('AT-new', t0 + 1_000));
-      await two.updateGlobalToken(token('AT-old', t0));
-      expect(await one.getGlobalToken()).toMatchObject(token('AT-new', t0 + 1_000));
-      await one.updateCardTicket({ ticket: 'CT-new', expiresAt: t0 + HOUR, fetchedAt: t0 + 1_000 });
-      await two.updateCardTicket({ ticket: 'CT-old', expiresAt: t0 + HOUR, fetchedAt: t0 });
-      expect((await two.getCardTicket()).ticket).toBe('CT-new');
-      // A newer one (or the same fetch written again) does replace it.
-      await two.updateGlobalToken(token('AT-newer', t0 + 2_000));
-      expect((await one.getGlobalToken()).accessToken).toBe('AT-newer');
-    });
+    testIf(contract.newestWins)(
+      'a credential written late with an older fetch time does not replace a newer one',
+      async () => {
+        const b = await backend();
+        const [one, two] = [await b.open(), await b.open()];
+        const t0 = clock.now();
+        await one.updateGlobalToken(token('AT-new', t0 + 1_000));
+        await two.updateGlobalToken(token('AT-old', t0));
+        expect(await one.getGlobalToken()).toMatchObject(token('AT-new', t0 + 1_000));
+        await one.updateCardTicket({ ticket: 'CT-new', expiresAt: t0 + HOUR, fetchedAt: t0 + 1_000 });
+        await two.updateCardTicket({ ticket: 'CT-old', expiresAt: t0 + HOUR, fetchedAt: t0 });
+        expect((await two.getCardTicket()).ticket).toBe('CT-new');
+        // A newer one (or the same fetch written again) does replace it.
+        await two.updateGlobalToken(token('AT-newer', t0 + 2_000));
+        expect((await one.getGlobalToken()).accessToken).toBe('AT-newer');
+      },
+    );
   });
 }

@@ -3,8 +3,9 @@ import type { BenchCase } from './types';
 import { coldBurst } from './coldBurst';
 import { warmSignature } from './warmSignature';
 import { distinctUrls } from './distinctUrls';
+import { stores } from './stores';
 
-export const CASES: BenchCase[] = [coldBurst, warmSignature, distinctUrls];
+export const CASES: BenchCase[] = [coldBurst, warmSignature, distinctUrls, stores];
 
 export function findCase(id: string): BenchCase {
   const found = CASES.find((c) => c.id === id);

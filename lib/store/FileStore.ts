@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import createDebug from 'debug';
-import { pick } from 'lodash';
+import { pick } from '../util/lodash';
 import { StoreError } from '../errors';
 import { Store, emptyState, type StoreOptions } from './Store';
 import { tryFileLock, withFileLock } from './fileLock';

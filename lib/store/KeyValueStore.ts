@@ -9,12 +9,18 @@
  * serialized, but two processes writing through the same object can overwrite each other's records and the lease
  * is per process: for several processes use RedisStore or MongoStore. Read and write timing as in SharedStore.
  */
-import { cloneDeep } from 'lodash';
 import { ConfigError } from '../errors';
 import { LocalLeases } from './localLock';
 import { applyCardUpdate, applyGlobalUpdate, type GlobalUpdate } from './merge';
-import { SharedStore, type RecordKind, type RecordWrite, type SharedStoreOptions, type StoredRecord } from './SharedStore';
-import type { CardTicketInfo, GlobalTokenInfo, Lease } from './types';
+import {
+  SharedStore,
+  type Preloaded,
+  type RecordKind,
+  type RecordWrite,
+  type SharedStoreOptions,
+  type StoredRecord,
+} from './SharedStore';
+import type { CardTicketInfo, GlobalTokenInfo, Lease, SignatureInfo } from './types';
 
 export const DEFAULT_KV_PREFIX = 'wechat:';
 /** The value is rewritten on every write: keep it small by default. */
@@ -43,6 +49,9 @@ export interface KeyValueState {
   mp: Record<string, StoredRecord & { _expiresAt?: number }>;
 }
 
+/** Records are written between two prunes of the value at most this many times (it can exceed its bound by so much). */
+const PRUNE_EVERY = 64;
+
 /** Stores over the same object share leases, so two Wechat instances on one Map refresh once. */
 const leasesByBackend = new WeakMap<object, LocalLeases>();
 
@@ -57,6 +66,7 @@ export class KeyValueStore extends SharedStore {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly maxUrls: number;
   private readonly maxUsers: number;
+  private writesSincePrune = 0;
 
   constructor(
     private readonly kv: KeyValueLike,
@@ -64,7 +74,10 @@ export class KeyValueStore extends SharedStore {
   ) {
     super({ maxUrls: DEFAULT_KV_MAX_URLS, maxUsers: DEFAULT_KV_MAX_USERS, ...options });
     if (!kv || typeof kv.get !== 'function' || typeof kv.set !== 'function') {
-      throw new ConfigError('store', 'KeyValueStore needs an object with get(key) and set(key, value) (and optionally delete(key))');
+      throw new ConfigError(
+        'store',
+        'KeyValueStore needs an object with get(key) and set(key, value) (and optionally delete(key))',
+      );
     }
     this.prefix = options.prefix ?? DEFAULT_KV_PREFIX;
     let leases = leasesByBackend.get(kv);
@@ -96,8 +109,9 @@ export class KeyValueStore extends SharedStore {
         value = undefined;
       }
     }
-    // A Map hands back the very object we stored: never share it with the records we give out.
-    const state = cloneDeep(value) as Partial<KeyValueState> | undefined | null;
+    // A Map hands back the very object we stored: it is never changed in place (writes build new objects), and
+    // what we give out is a copy.
+    const state = value as Partial<KeyValueState> | undefined | null;
     // Another app's value (a per-request session ignores the key) is never read as ours.
     if (!state || typeof state !== 'object' || state.appId !== this.appId) return emptyValue(this.appId!);
     return { ...emptyValue(this.appId!), ...state };
@@ -115,24 +129,24 @@ export class KeyValueStore extends SharedStore {
   }
 
   protected async readGlobal(): Promise<GlobalTokenInfo> {
-    return (await this.load()).globalToken;
+    return { ...(await this.load()).globalToken };
   }
 
   protected writeGlobal(update: GlobalUpdate, modifyDate: string): Promise<GlobalTokenInfo> {
     return this.modify((state) => {
       const globalToken = applyGlobalUpdate(state.globalToken, update, modifyDate);
-      return { next: { ...state, globalToken }, result: globalToken };
+      return { next: { ...state, globalToken }, result: { ...globalToken } };
     });
   }
 
   protected async readCard(): Promise<CardTicketInfo> {
-    return (await this.load()).card;
+    return { ...(await this.load()).card };
   }
 
   protected writeCard(info: CardTicketInfo, modifyDate: string): Promise<CardTicketInfo> {
     return this.modify((state) => {
       const card = applyCardUpdate(state.card, info, modifyDate);
-      return { next: { ...state, card }, result: card };
+      return { next: { ...state, card }, result: { ...card } };
     });
   }
 
@@ -143,17 +157,40 @@ export class KeyValueStore extends SharedStore {
     return data as StoredRecord;
   }
 
+  /** The signatures written last (the value keeps them in write order). */
+  protected async preload(limit: number): Promise<Preloaded> {
+    const now = Date.now();
+    const live = Object.entries((await this.load()).urls).filter(
+      ([, r]) => r[EXPIRY] === undefined || r[EXPIRY]! > now,
+    );
+    return {
+      urls: live
+        .slice(Math.max(0, live.length - limit))
+        .map(([url, { [EXPIRY]: _expiry, ...data }]) => [url, data as SignatureInfo]),
+    };
+  }
+
   protected async writeRecords(kind: RecordKind, writes: RecordWrite[]): Promise<void> {
     await this.modify((state) => {
-      const records = { ...state[kind] };
+      // Changed in place: the value is written back right after (and a Map holds that same object anyway).
+      const records = state[kind];
       const now = Date.now();
       for (const { key, record, ttlMs } of writes) {
+        // Re-inserted, so that key order stays write order (the trim drops the oldest).
         delete records[key];
         if (record !== null && (ttlMs === undefined || ttlMs > 0)) {
           records[key] = { ...plainJson(record), ...(ttlMs === undefined ? {} : { [EXPIRY]: now + ttlMs }) };
         }
       }
-      return { next: { ...state, [kind]: bounded(records, kind === 'urls' ? this.maxUrls : this.maxUsers, now) }, result: undefined };
+      // Pruning walks every record: do it now and then, not on every write.
+      this.writesSincePrune += writes.length;
+      if (this.writesSincePrune >= PRUNE_EVERY) {
+        this.writesSincePrune = 0;
+        for (const kindToPrune of ['urls', 'oauth', 'mp'] as const) {
+          prune(state[kindToPrune], kindToPrune === 'urls' ? this.maxUrls : this.maxUsers, now);
+        }
+      }
+      return { next: state, result: undefined };
     });
   }
 
@@ -183,8 +220,17 @@ function plainJson(record: StoredRecord): StoredRecord {
   return JSON.parse(JSON.stringify(record)) as StoredRecord;
 }
 
-/** Drop expired records, then the oldest written beyond `max` (insertion order is write order here). */
-function bounded<T extends { _expiresAt?: number }>(records: Record<string, T>, max: number, now: number): Record<string, T> {
-  const live = Object.entries(records).filter(([, r]) => r[EXPIRY] === undefined || r[EXPIRY]! > now);
-  return Object.fromEntries(live.slice(Math.max(0, live.length - max)));
+/** Drop expired records, then the oldest written beyond `max` (key order is write order here). */
+function prune(records: Record<string, { _expiresAt?: number }>, max: number, now: number): void {
+  let count = 0;
+  for (const key in records) {
+    const expiresAt = records[key][EXPIRY];
+    if (expiresAt !== undefined && expiresAt <= now) delete records[key];
+    else count++;
+  }
+  for (const key in records) {
+    if (count <= max) break;
+    delete records[key];
+    count--;
+  }
 }

@@ -17,13 +17,20 @@
 import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
 import { ConfigError } from '../errors';
-import { SharedStore, message, type RecordKind, type RecordWrite, type SharedStoreOptions, type StoredRecord } from './SharedStore';
+import {
+  SharedStore,
+  message,
+  type Preloaded,
+  type RecordKind,
+  type RecordWrite,
+  type SharedStoreOptions,
+  type StoredRecord,
+} from './SharedStore';
 import type { GlobalUpdate } from './merge';
 import type { CardTicketInfo, GlobalTokenInfo, Lease } from './types';
 
 const log = createDebug('wechat:store:mongo');
 
-export const DEFAULT_MONGO_LIMIT = 20;
 /** A lock document outlives its lease a little, so the TTL monitor never removes a lease that is still held. */
 const LOCK_DOC_GRACE_MS = 60_000;
 const RECONNECT_MAX_MS = 5_000;
@@ -49,7 +56,7 @@ export interface MongoStoreOptions extends SharedStoreOptions {
   dbAddress?: string;
   /** Passed to mongoose's createConnection (e.g. auth, tls, replicaSet). */
   dbOptions?: Record<string, unknown>;
-  /** Signatures and OAuth tokens preloaded into memory at start (most recent first, default 20). */
+  /** Signatures and OAuth tokens preloaded into memory at start (the most recent, default 20). */
   limit?: number;
   /** An existing mongoose Connection; the store never closes it. */
   connection?: MongooseConnectionLike;
@@ -86,26 +93,24 @@ function isConnection(value: unknown): value is MongooseConnectionLike {
 export class MongoStore extends SharedStore {
   protected readonly kind = 'MongoStore';
   readonly dbAddress?: string;
-  readonly limit: number;
   private conn?: MongooseConnectionLike;
   private readonly owned: boolean;
   private readonly target: string;
   private setupDone = false;
   private setupRunning?: Promise<void>;
-  private preloaded = false;
   private reconnectTimer?: NodeJS.Timeout;
   private reconnectDelay = 250;
   private reportedConnectFailure = false;
   private readonly unwatch: Array<() => void> = [];
 
-  constructor(connectionOrOptions: MongooseConnectionLike | MongoStoreOptions = {}, maybeOptions: MongoStoreOptions = {}) {
+  constructor(
+    connectionOrOptions: MongooseConnectionLike | MongoStoreOptions = {},
+    maybeOptions: MongoStoreOptions = {},
+  ) {
     const options: MongoStoreOptions = isConnection(connectionOrOptions)
       ? { ...maybeOptions, connection: connectionOrOptions }
       : (connectionOrOptions ?? {});
     super(options);
-    const limit = options.limit ?? DEFAULT_MONGO_LIMIT;
-    if (!Number.isInteger(limit) || limit < 0) throw new ConfigError('limit', 'must be a whole number of records (0 or more)');
-    this.limit = limit;
     if (options.connection !== undefined) {
       if (!isConnection(options.connection)) throw new ConfigError('connection', 'must be a mongoose Connection');
       this.owned = false;
@@ -115,7 +120,8 @@ export class MongoStore extends SharedStore {
     }
     this.owned = true;
     const dbName = options.dbName ?? 'wechat';
-    this.dbAddress = options.dbAddress ?? `mongodb://${options.dbHost ?? '127.0.0.1'}:${options.dbPort ?? 27017}/${dbName}`;
+    this.dbAddress =
+      options.dbAddress ?? `mongodb://${options.dbHost ?? '127.0.0.1'}:${options.dbPort ?? 27017}/${dbName}`;
     if (typeof this.dbAddress !== 'string' || !/^mongodb(\+srv)?:\/\//.test(this.dbAddress)) {
       throw new ConfigError('dbAddress', 'must be a MongoDB connection string (mongodb:// or mongodb+srv://)');
     }
@@ -136,11 +142,6 @@ export class MongoStore extends SharedStore {
     return this.conn;
   }
 
-  override bindAppId(appId: string): void {
-    super.bindAppId(appId);
-    if (this.setupDone && !this.preloaded) void this.preload();
-  }
-
   protected isReady(): boolean {
     return this.setupDone && this.conn?.readyState === 1;
   }
@@ -154,7 +155,12 @@ export class MongoStore extends SharedStore {
     try {
       mongoose = await import('mongoose');
     } catch (err) {
-      this.reportError(new ConfigError('dbAddress', `MongoStore needs mongoose: npm install mongoose (${message(err).split('\n')[0]})`));
+      this.reportError(
+        new ConfigError(
+          'dbAddress',
+          `MongoStore needs mongoose: npm install mongoose (${message(err).split('\n')[0]})`,
+        ),
+      );
       return;
     }
     if (this.isClosed) return;
@@ -197,7 +203,7 @@ export class MongoStore extends SharedStore {
     if (conn.readyState === 1) this.connected();
   }
 
-  /** First connection: indexes, then the preload; later ones just wake the waiting calls. */
+  /** First connection: indexes; later ones just wake the waiting calls. */
   private connected(): void {
     if (this.setupDone) {
       this.signalReady();
@@ -216,7 +222,6 @@ export class MongoStore extends SharedStore {
       this.reportError(err);
     }
     this.setupDone = true;
-    if (this.appId && !this.preloaded) await this.preload();
     this.signalReady();
   }
 
@@ -244,30 +249,22 @@ export class MongoStore extends SharedStore {
     ]);
   }
 
-  /** Load the most recent `limit` signatures and OAuth tokens, like wechat-jssdk did, so a restart starts warm. */
-  private async preload(): Promise<void> {
-    this.preloaded = true;
-    if (this.limit === 0) return;
-    try {
-      const recent = (name: string) =>
-        this.col(name).find({ appId: this.appId }).sort({ updatedAt: -1 }).limit(this.limit).toArray();
-      const [signatures, tokens] = await Promise.all([recent(COLLECTIONS.urls), recent(COLLECTIONS.oauth)]);
-      const now = this.now();
-      // Oldest first, so that the most recent ends up most recently used in the LRU.
-      for (const doc of signatures.reverse()) {
-        if (!doc?.data || this.store.urls[doc.url] || (doc.data.expiresAt !== undefined && doc.data.expiresAt <= now)) continue;
-        this.store.urls[doc.url] = doc.data;
-        this.urlIndex.touch(doc.url);
-      }
-      for (const doc of tokens.reverse()) {
-        if (!doc?.data || this.store.oauth[doc.key]) continue;
-        this.store.oauth[doc.key] = doc.data;
-        this.oauthIndex.touch(doc.key);
-      }
-      log('preloaded %d signatures and %d OAuth tokens', signatures.length, tokens.length);
-    } catch (err) {
-      this.reportError(err);
-    }
+  /** The most recent signatures and OAuth tokens, like wechat-jssdk loaded at start. */
+  protected async preload(limit: number): Promise<Preloaded> {
+    const recent = (name: string) =>
+      this.col(name).find({ appId: this.appId }).sort({ updatedAt: -1 }).limit(limit).toArray();
+    const [signatures, tokens] = await Promise.all([recent(COLLECTIONS.urls), recent(COLLECTIONS.oauth)]);
+    const live = (doc: any) => doc?.data && !(doc.expireAt && new Date(doc.expireAt).getTime() <= Date.now());
+    return {
+      urls: signatures
+        .filter(live)
+        .reverse()
+        .map((doc) => [doc.url, doc.data]),
+      oauth: tokens
+        .filter(live)
+        .reverse()
+        .map((doc) => [doc.key, doc.data]),
+    };
   }
 
   protected async readGlobal(): Promise<GlobalTokenInfo> {
@@ -289,7 +286,9 @@ export class MongoStore extends SharedStore {
     const fetchedAt = Number(info.fetchedAt);
     await this.applyUpdate(
       COLLECTIONS.card,
-      Number.isFinite(fetchedAt) ? { plain: {}, groups: [{ fetchedField: 'fetchedAt', fetchedAt, fields }] } : { plain: fields, groups: [] },
+      Number.isFinite(fetchedAt)
+        ? { plain: {}, groups: [{ fetchedField: 'fetchedAt', fetchedAt, fields }] }
+        : { plain: fields, groups: [] },
       modifyDate,
     );
     return this.readCard();
@@ -303,11 +302,14 @@ export class MongoStore extends SharedStore {
     const collection = this.col(name);
     const set: Record<string, unknown> = { modifyDate };
     for (const [field, value] of Object.entries(update.plain)) set[`f.${encodeField(field)}`] = value;
-    await retryOnDuplicate(() => collection.updateOne({ appId: this.appId }, { $set: set, $inc: { count: 1 } }, { upsert: true }));
+    await retryOnDuplicate(() =>
+      collection.updateOne({ appId: this.appId }, { $set: set, $inc: { count: 1 } }, { upsert: true }),
+    );
     for (const group of update.groups) {
       const fetched = `f.${encodeField(group.fetchedField)}`;
       const groupSet: Record<string, unknown> = {};
-      for (const [field, value] of Object.entries(group.fields)) if (value !== undefined) groupSet[`f.${encodeField(field)}`] = value;
+      for (const [field, value] of Object.entries(group.fields))
+        if (value !== undefined) groupSet[`f.${encodeField(field)}`] = value;
       await collection.updateOne(
         { appId: this.appId, $or: [{ [fetched]: { $exists: false } }, { [fetched]: { $lte: group.fetchedAt } }] },
         { $set: groupSet },
@@ -329,9 +331,16 @@ export class MongoStore extends SharedStore {
       const filter = { appId: this.appId, [keyField]: key };
       if (record === null || (ttlMs !== undefined && ttlMs <= 0)) return { deleteOne: { filter } };
       const expireAt = ttlMs === undefined ? null : new Date(Date.now() + ttlMs);
-      return { updateOne: { filter, update: { $set: { data: plainJson(record), updatedAt: new Date(), expireAt } }, upsert: true } };
+      return {
+        updateOne: {
+          filter,
+          update: { $set: { data: plainJson(record), updatedAt: new Date(), expireAt } },
+          upsert: true,
+        },
+      };
     });
-    if (operations.length) await retryOnDuplicate(() => this.col(COLLECTIONS[kind]).bulkWrite(operations, { ordered: false }));
+    if (operations.length)
+      await retryOnDuplicate(() => this.col(COLLECTIONS[kind]).bulkWrite(operations, { ordered: false }));
   }
 
   /**
@@ -381,7 +390,8 @@ function decodeField(field: string): string {
 
 function fromFieldsDoc(doc: any): Record<string, any> {
   const result: Record<string, any> = {};
-  for (const [field, value] of Object.entries((doc?.f ?? {}) as Record<string, unknown>)) result[decodeField(field)] = value;
+  for (const [field, value] of Object.entries((doc?.f ?? {}) as Record<string, unknown>))
+    result[decodeField(field)] = value;
   if (doc?.count !== undefined) result.count = doc.count;
   if (doc?.modifyDate !== undefined) result.modifyDate = doc.modifyDate;
   return result;

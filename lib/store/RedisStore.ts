@@ -4,19 +4,28 @@
  *   wechat:{appId}:global          hash: access_token, jsapi_ticket, ... each with its ExpiresAt / FetchedAt
  *   wechat:{appId}:card            hash: the card api_ticket
  *   wechat:{appId}:sig:{url}       string (JSON), PX = until the ticket it was made with expires
+ *   wechat:{appId}:sigs            sorted set of the signed URLs by expiry: which to load when a process starts
  *   wechat:{appId}:oauth:{key}     string (JSON), PX = until the refresh_token expires
  *   wechat:{appId}:mp:{key}        string (JSON), PX = sessionTtlMs
  *   wechat:{appId}:lock:{name}     SET NX PX lease, released by a compare-and-delete script
  *
  * Writes to the two hashes run in a script that keeps, per credential, the copy fetched last (see merge.ts), so a
  * late writer never puts back an older token. No command scans the key space except `clearStore()`, which uses
- * SCAN (never KEYS). See SharedStore for when each record is read and written.
+ * SCAN (never KEYS); the start-up preload reads the `sigs` index instead. See SharedStore for when each record is
+ * read and written.
  */
 import { randomBytes } from 'node:crypto';
 import { ConfigError, StoreError } from '../errors';
-import type { CardTicketInfo, GlobalTokenInfo, Lease } from './types';
+import type { CardTicketInfo, GlobalTokenInfo, Lease, SignatureInfo } from './types';
 import type { GlobalUpdate } from './merge';
-import { SharedStore, type RecordKind, type RecordWrite, type SharedStoreOptions, type StoredRecord } from './SharedStore';
+import {
+  SharedStore,
+  type Preloaded,
+  type RecordKind,
+  type RecordWrite,
+  type SharedStoreOptions,
+  type StoredRecord,
+} from './SharedStore';
 import {
   createRedisClient,
   isRedisClient,
@@ -70,6 +79,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `;
 
+/** Extend a key's lifetime to at least ARGV[1] ms, never shorten it (PEXPIRE ... GT needs Redis 7). */
+const EXTEND_TTL = `
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 or (ttl >= 0 and ttl < tonumber(ARGV[1])) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return ttl
+`;
+
 const KIND_SEGMENT: Record<RecordKind, string> = { urls: 'sig', oauth: 'oauth', mp: 'mp' };
 
 export class RedisStore extends SharedStore {
@@ -82,7 +98,10 @@ export class RedisStore extends SharedStore {
   private unsubscribe?: () => void;
   private readonly connecting?: Promise<void>;
 
-  constructor(clientOrOptions: RedisClientLike | string | RedisStoreOptions = {}, maybeOptions: RedisStoreOptions = {}) {
+  constructor(
+    clientOrOptions: RedisClientLike | string | RedisStoreOptions = {},
+    maybeOptions: RedisStoreOptions = {},
+  ) {
     const options: RedisStoreOptions =
       typeof clientOrOptions === 'string'
         ? { ...maybeOptions, url: clientOrOptions }
@@ -99,7 +118,10 @@ export class RedisStore extends SharedStore {
       this.watch(this.commander);
     } else {
       if (typeof options.url !== 'string' || options.url === '') {
-        throw new ConfigError('url', 'RedisStore needs a client (node-redis or ioredis) or a url such as redis://127.0.0.1:6379');
+        throw new ConfigError(
+          'url',
+          'RedisStore needs a client (node-redis or ioredis) or a url such as redis://127.0.0.1:6379',
+        );
       }
       this.owned = true;
       this.target = safeUrl(options.url);
@@ -151,7 +173,9 @@ export class RedisStore extends SharedStore {
   }
 
   protected async writeGlobal(update: GlobalUpdate, modifyDate: string): Promise<GlobalTokenInfo> {
-    return decodeHash(await this.send(['EVAL', UPDATE_HASH, 1, this.key('global'), ...hashArgs(update), JSON.stringify(modifyDate)]));
+    return decodeHash(
+      await this.send(['EVAL', UPDATE_HASH, 1, this.key('global'), ...hashArgs(update), JSON.stringify(modifyDate)]),
+    );
   }
 
   protected async readCard(): Promise<CardTicketInfo> {
@@ -164,7 +188,9 @@ export class RedisStore extends SharedStore {
     const update: GlobalUpdate = Number.isFinite(fetchedAt)
       ? { plain: {}, groups: [{ fetchedField: 'fetchedAt', fetchedAt, fields }] }
       : { plain: fields, groups: [] };
-    const result = decodeHash(await this.send(['EVAL', UPDATE_HASH, 1, this.key('card'), ...hashArgs(update), JSON.stringify(modifyDate)]));
+    const result = decodeHash(
+      await this.send(['EVAL', UPDATE_HASH, 1, this.key('card'), ...hashArgs(update), JSON.stringify(modifyDate)]),
+    );
     delete result.count;
     return result;
   }
@@ -180,15 +206,45 @@ export class RedisStore extends SharedStore {
   }
 
   protected async writeRecords(kind: RecordKind, writes: RecordWrite[]): Promise<void> {
+    const index = this.key('sigs');
+    const nowWall = Date.now();
+    let longest = 0;
     // Sent together: both drivers pipeline commands issued in the same tick.
     await Promise.all(
       writes.map(({ key, record, ttlMs }) => {
         const redisKey = this.key(KIND_SEGMENT[kind], key);
-        if (record === null || (ttlMs !== undefined && ttlMs <= 0)) return this.send(['DEL', redisKey]);
+        if (record === null || (ttlMs !== undefined && ttlMs <= 0)) {
+          return Promise.all([this.send(['DEL', redisKey]), kind === 'urls' && this.send(['ZREM', index, key])]);
+        }
         const value = JSON.stringify(record);
-        return this.send(ttlMs === undefined ? ['SET', redisKey, value] : ['SET', redisKey, value, 'PX', Math.ceil(ttlMs)]);
+        const set = this.send(
+          ttlMs === undefined ? ['SET', redisKey, value] : ['SET', redisKey, value, 'PX', Math.ceil(ttlMs)],
+        );
+        if (kind !== 'urls') return set;
+        longest = Math.max(longest, ttlMs ?? 0);
+        return Promise.all([set, this.send(['ZADD', index, nowWall + (ttlMs ?? 0), key])]);
       }),
     );
+    // The index lives as long as its longest-lived entry.
+    if (kind === 'urls' && longest > 0) await this.send(['EVAL', EXTEND_TTL, 1, index, Math.ceil(longest)]);
+  }
+
+  /** The URLs signed last (by expiry, from the `sigs` index), dropping the expired ones from it. */
+  protected async preload(limit: number): Promise<Preloaded> {
+    const index = this.key('sigs');
+    await this.send(['ZREMRANGEBYSCORE', index, '-inf', Date.now()]);
+    const urls = ((await this.send(['ZREVRANGE', index, 0, limit - 1])) as string[]).map(String);
+    if (!urls.length) return { urls: [] };
+    const values = (await this.send(['MGET', ...urls.map((url) => this.key('sig', url))])) as Array<string | null>;
+    const loaded: Array<[string, SignatureInfo]> = [];
+    urls.forEach((url, i) => {
+      try {
+        if (typeof values[i] === 'string') loaded.push([url, JSON.parse(values[i] as string) as SignatureInfo]);
+      } catch {
+        /* not ours to read: skipped */
+      }
+    });
+    return { urls: loaded.reverse() };
   }
 
   protected async acquire(name: string, ttlMs: number): Promise<Lease | null> {

@@ -10,14 +10,15 @@
  * - OAuth tokens and mini-program sessions are read through with a memory fallback, and written through; a write
  *   the backend refuses is kept and retried (on the next flush, and as soon as the backend answers again), the
  *   failure going to the `error` event: the user's login works on this instance meanwhile.
- * - URL signatures are a per-process cache written behind by `flush()` (a signature is one sha1 away, it is not
- *   worth a round trip on the signing path); a signature another process saved is looked up on a miss.
+ * - URL signatures are a per-process cache in the base class's memory map (JS-SDK signing reads it synchronously),
+ *   written behind by `flush()`; the `limit` most recent ones are loaded back when a store starts, so a restarted
+ *   process starts warm. A signature is one sha1 away: it is never worth a round trip on the signing path.
  * - Nothing waits forever: calls made while the first connection is being set up wait for it (bounded by
  *   `connectTimeoutMs`), every command is bounded by `commandTimeoutMs`, and a store known to be disconnected
  *   rejects at once instead of queueing.
  */
 import createDebug from 'debug';
-import { StoreError } from '../errors';
+import { ConfigError, StoreError } from '../errors';
 import { redact } from '../redact';
 import { Store, type StoreOptions } from './Store';
 import { mergeUpdates, splitGlobalUpdate, withoutWritten, type GlobalUpdate } from './merge';
@@ -37,6 +38,8 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** WeChat's refresh_token lives 30 days; sessions and tokens without an expiry of their own are kept as long. */
 export const DEFAULT_SESSION_TTL_MS = 30 * 24 * 60 * 60_000;
+/** Signatures (and, for MongoStore, OAuth tokens) loaded into memory when a store starts, as in wechat-jssdk. */
+export const DEFAULT_PRELOAD_LIMIT = 20;
 
 export interface SharedStoreOptions extends StoreOptions {
   /** Longest wait for one command (ms, default 2000); a backend that does not answer in time counts as down. */
@@ -45,6 +48,14 @@ export interface SharedStoreOptions extends StoreOptions {
   connectTimeoutMs?: number;
   /** Server-side lifetime of mini-program sessions and of OAuth tokens without `refreshTokenExpiresAt` (ms, 30 days). */
   sessionTtlMs?: number;
+  /** Most recent records loaded into memory at start (default 20; 0 = none). */
+  limit?: number;
+}
+
+/** Records to load at start, oldest first. */
+export interface Preloaded {
+  urls: Array<[string, SignatureInfo]>;
+  oauth?: Array<[string, OAuthTokenInfo]>;
 }
 
 /** The per-key record kinds (the maps of the base Store). */
@@ -61,7 +72,11 @@ export interface RecordWrite {
 
 type ConnectionState = 'ready' | 'connecting' | 'down';
 
-const KIND_LABEL: Record<RecordKind, string> = { urls: 'signature', oauth: 'OAuth token', mp: 'mini-program session' };
+const KIND_LABEL: Record<RecordKind, string> = {
+  urls: 'a signature',
+  oauth: 'an OAuth token',
+  mp: 'a mini-program session',
+};
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -76,13 +91,18 @@ export abstract class SharedStore extends Store implements Lockable {
   protected readonly commandTimeoutMs: number;
   protected readonly connectTimeoutMs: number;
   protected readonly sessionTtlMs: number;
+  readonly limit: number;
+  private warmed?: Promise<void>;
   /** Until then (or the first ready), a store that is not ready yet is "connecting" and calls wait for it. */
   private readonly connectingUntil: number;
   private everReady = false;
   private readyWaiters: Array<() => void> = [];
   private readonly dirtyUrls = new Set<string>();
   /** OAuth tokens / sessions the backend refused; `null` is a removal. Retried by flush(). */
-  private readonly pending = { oauth: new Map<string, StoredRecord | null>(), mp: new Map<string, StoredRecord | null>() };
+  private readonly pending = {
+    oauth: new Map<string, StoredRecord | null>(),
+    mp: new Map<string, StoredRecord | null>(),
+  };
   /** Global token / card ticket writes the backend refused (the caller got the StoreError); replayed on return. */
   private pendingGlobal?: GlobalUpdate;
   private pendingCard?: CardTicketInfo;
@@ -100,6 +120,10 @@ export abstract class SharedStore extends Store implements Lockable {
     this.commandTimeoutMs = positive(options.commandTimeoutMs, DEFAULT_COMMAND_TIMEOUT_MS);
     this.connectTimeoutMs = positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
     this.sessionTtlMs = positive(options.sessionTtlMs, DEFAULT_SESSION_TTL_MS);
+    const limit = options.limit ?? DEFAULT_PRELOAD_LIMIT;
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new ConfigError('limit', 'must be a whole number of records (0 or more)');
+    this.limit = limit;
     this.connectingUntil = Date.now() + this.connectTimeoutMs;
   }
 
@@ -116,6 +140,8 @@ export abstract class SharedStore extends Store implements Lockable {
   /** Merge `info` into the card record unless the stored one was fetched later; return the result. */
   protected abstract writeCard(info: CardTicketInfo, modifyDate: string): Promise<CardTicketInfo>;
   protected abstract readRecord(kind: RecordKind, key: string): Promise<StoredRecord | undefined>;
+  /** The `limit` most recent signatures (and optionally OAuth tokens) of this appId, oldest first. */
+  protected abstract preload(limit: number): Promise<Preloaded>;
   protected abstract writeRecords(kind: RecordKind, writes: RecordWrite[]): Promise<void>;
   /** Try once to take the lease `name`; null when another owner holds it. */
   protected abstract acquire(name: string, ttlMs: number): Promise<Lease | null>;
@@ -173,7 +199,8 @@ export abstract class SharedStore extends Store implements Lockable {
     try {
       card = await this.run('write the card ticket', () => this.writeCard({ ...info }, this.isoNow()));
     } catch (err) {
-      if (!this.pendingCard || fetchedAt(this.pendingCard) <= fetchedAt(info)) this.pendingCard = { ...this.pendingCard, ...info };
+      if (!this.pendingCard || fetchedAt(this.pendingCard) <= fetchedAt(info))
+        this.pendingCard = { ...this.pendingCard, ...info };
       this.retryAfterOutage = true;
       throw err;
     }
@@ -182,28 +209,12 @@ export abstract class SharedStore extends Store implements Lockable {
     return card;
   }
 
-  /** Memory first; on a miss, a signature another process saved (never waits for a backend that is down). */
-  override async getSignature(url: string): Promise<SignatureInfo | undefined> {
-    const local = await super.getSignature(url);
-    if (local !== undefined || this.state() !== 'ready') return local;
-    let found: SignatureInfo | undefined;
-    try {
-      found = (await this.run('read a signature', () => this.readRecord('urls', url))) as SignatureInfo | undefined;
-    } catch (err) {
-      this.reportError(err);
-      return undefined;
-    }
-    if (!found || (found.expiresAt !== undefined && found.expiresAt <= this.now())) return undefined;
-    // Another process's copy may arrive after we signed this URL ourselves: ours wins.
-    if (this.store.urls[url] === undefined) {
-      this.store.urls[url] = found;
-      this.urlIndex.touch(url);
-    }
-    return this.store.urls[url];
-  }
-
-  override async saveSignature(url: string, signatureInfo: SignatureInfo): Promise<SignatureInfo> {
-    const info = await super.saveSignature(url, signatureInfo);
+  /**
+   * Signatures live in the base class's memory map, so JS-SDK signing keeps its synchronous hot path with every
+   * store (see jssdk/JSSDK.ts); a save only marks the URL for the next flush.
+   */
+  override putSignature(url: string, signatureInfo: SignatureInfo): SignatureInfo {
+    const info = super.putSignature(url, signatureInfo);
     this.dirtyUrls.add(url);
     return info;
   }
@@ -212,10 +223,6 @@ export abstract class SharedStore extends Store implements Lockable {
     const info = await super.updateSignature(url, newInfo);
     this.dirtyUrls.add(url);
     return info;
-  }
-
-  override async isSignatureExisting(url: string): Promise<boolean> {
-    return (await this.getSignature(url)) !== undefined;
   }
 
   override getOAuthAccessToken(key: string): Promise<OAuthTokenInfo | undefined> {
@@ -329,6 +336,8 @@ export abstract class SharedStore extends Store implements Lockable {
       this.retryAfterOutage ||= this.hasUnsaved();
       throw new StoreError(`${this.kind} cannot ${label}: not connected to ${this.describe()}`);
     }
+    // The first call that reaches the backend loads the recent records first (once).
+    if (!this.destroying) await (this.warmed ??= this.warmUp());
     try {
       const result = await withTimeout(operation(), this.commandTimeoutMs, label);
       if (this.retryAfterOutage) this.retryInBackground();
@@ -336,6 +345,30 @@ export abstract class SharedStore extends Store implements Lockable {
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`${this.kind} could not ${label} (${this.describe()}): ${message(err)}`, { cause: err });
+    }
+  }
+
+  private async warmUp(): Promise<void> {
+    if (this.limit === 0) return;
+    try {
+      const { urls, oauth = [] } = await withTimeout(this.preload(this.limit), this.commandTimeoutMs, 'preload');
+      const now = this.now();
+      for (const [url, record] of urls) {
+        if (this.store.urls[url] || (record.expiresAt !== undefined && record.expiresAt <= now)) continue;
+        this.store.urls[url] = record;
+        this.urlIndex.touch(url);
+      }
+      for (const [key, record] of oauth) {
+        if (this.store.oauth[key]) continue;
+        this.store.oauth[key] = record;
+        this.oauthIndex.touch(key);
+      }
+      log('%s preloaded %d signatures and %d OAuth tokens', this.kind, urls.length, oauth.length);
+    } catch (err) {
+      // A cold start is only slower: reported, not fatal.
+      this.reportError(
+        new StoreError(`${this.kind} could not preload recent records: ${message(err)}`, { cause: err }),
+      );
     }
   }
 
@@ -365,7 +398,7 @@ export abstract class SharedStore extends Store implements Lockable {
     if (this.pending[kind].has(key)) return records[key];
     let found: StoredRecord | undefined;
     try {
-      found = await this.run(`read a ${KIND_LABEL[kind]}`, () => this.readRecord(kind, key));
+      found = await this.run(`read ${KIND_LABEL[kind]}`, () => this.readRecord(kind, key));
     } catch (err) {
       if (records[key] === undefined) throw err;
       this.reportError(err);
@@ -385,7 +418,7 @@ export abstract class SharedStore extends Store implements Lockable {
   private async writeOrKeep(kind: 'oauth' | 'mp', key: string, record: StoredRecord | null): Promise<void> {
     const keptBefore = this.pending[kind].get(key);
     try {
-      await this.run(`write a ${KIND_LABEL[kind]}`, () => this.writeRecords(kind, [this.toWrite(kind, key, record)]));
+      await this.run(`write ${KIND_LABEL[kind]}`, () => this.writeRecords(kind, [this.toWrite(kind, key, record)]));
       // Our write supersedes an older kept one, but not one kept by a call that failed while ours was in flight.
       if (this.pending[kind].get(key) === keptBefore) this.pending[kind].delete(key);
     } catch (err) {
@@ -401,7 +434,8 @@ export abstract class SharedStore extends Store implements Lockable {
     const now = this.now();
     let expiresAt: number | undefined;
     if (kind === 'urls') expiresAt = finite((record as SignatureInfo).expiresAt);
-    else if (kind === 'oauth') expiresAt = finite((record as OAuthTokenInfo).refreshTokenExpiresAt) ?? now + this.sessionTtlMs;
+    else if (kind === 'oauth')
+      expiresAt = finite((record as OAuthTokenInfo).refreshTokenExpiresAt) ?? now + this.sessionTtlMs;
     else expiresAt = now + this.sessionTtlMs;
     return { key, record, ttlMs: expiresAt === undefined ? undefined : expiresAt - now };
   }
@@ -434,18 +468,33 @@ export abstract class SharedStore extends Store implements Lockable {
       this.retryAfterOutage = true;
       throw err;
     }
-    log('%s flushed %d signatures, %d OAuth tokens, %d sessions%s', this.kind, urls.length, oauth.length, mp.length, global || card ? ' and a kept token write' : '');
+    log(
+      '%s flushed %d signatures, %d OAuth tokens, %d sessions%s',
+      this.kind,
+      urls.length,
+      oauth.length,
+      mp.length,
+      global || card ? ' and a kept token write' : '',
+    );
     // Only what is unchanged since we read it is clean; a newer save stays for the next flush.
     if (global) this.pendingGlobal = withoutWritten(this.pendingGlobal, global);
     if (card && this.pendingCard === card) this.pendingCard = undefined;
     for (const write of urls) if (this.store.urls[write.key] === write.record) this.dirtyUrls.delete(write.key);
-    for (const [kind, writes] of [['oauth', oauth], ['mp', mp]] as const) {
-      for (const write of writes) if (this.pending[kind].get(write.key) === write.record) this.pending[kind].delete(write.key);
+    for (const [kind, writes] of [
+      ['oauth', oauth],
+      ['mp', mp],
+    ] as const) {
+      for (const write of writes)
+        if (this.pending[kind].get(write.key) === write.record) this.pending[kind].delete(write.key);
     }
   }
 
   private hasUnsaved(): boolean {
-    return this.dirtyUrls.size + this.pending.oauth.size + this.pending.mp.size > 0 || !!this.pendingGlobal || !!this.pendingCard;
+    return (
+      this.dirtyUrls.size + this.pending.oauth.size + this.pending.mp.size > 0 ||
+      !!this.pendingGlobal ||
+      !!this.pendingCard
+    );
   }
 
   /** The backend answers again: write what it refused while it was away. */

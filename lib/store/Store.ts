@@ -7,9 +7,10 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { cloneDeep } from 'lodash';
+import { cloneDeep } from '../util/lodash';
 import { LocalLeases } from './localLock';
 import { RecencyIndex } from './lru';
+import { SignatureCache } from './urlCache';
 import type {
   CardTicketInfo,
   GlobalTokenInfo,
@@ -59,11 +60,12 @@ export class Store extends EventEmitter {
 
   /** wechat-jssdk exposes this flag; kept for custom stores that read it. */
   cache = true;
-  store: StoreState = emptyState();
+  #state!: StoreState;
   /** The appId this store serves; set by the Wechat facade. Records of another appId are never returned. */
   appId?: string;
   protected readonly now: () => number;
-  protected readonly urlIndex: RecencyIndex;
+  /** URL signatures (a bounded Map); `this.store.urls` is an object view of it for wechat-jssdk-style code. */
+  protected readonly urlIndex: SignatureCache;
   protected readonly oauthIndex: RecencyIndex;
   protected readonly mpIndex: RecencyIndex;
   private readonly localLeases = new LocalLeases();
@@ -73,7 +75,8 @@ export class Store extends EventEmitter {
   constructor(options: StoreOptions = {}) {
     super();
     this.now = options.now ?? Date.now;
-    this.urlIndex = new RecencyIndex(() => this.store.urls, options.maxUrls ?? DEFAULT_MAX_URLS);
+    this.urlIndex = new SignatureCache(options.maxUrls ?? DEFAULT_MAX_URLS);
+    this.store = emptyState();
     this.oauthIndex = new RecencyIndex(() => this.store.oauth, options.maxUsers ?? DEFAULT_MAX_USERS);
     this.mpIndex = new RecencyIndex(() => this.store.mp, options.maxUsers ?? DEFAULT_MAX_USERS);
     this.on(storeEvents.FLUSH_STORE, () => void this.flush().catch((err) => this.reportError(err)));
@@ -86,6 +89,27 @@ export class Store extends EventEmitter {
       // A store must never keep the process alive on its own.
       this.flushTimer.unref();
     }
+  }
+
+  /** The in-memory state, with wechat-jssdk's layout (`globalToken`, `urls`, `oauth`, `card`, `mp`). */
+  get store(): StoreState {
+    return this.#state;
+  }
+
+  /**
+   * Replacing the state (a subclass loading its backend) loads its `urls` into the signature cache; from then on
+   * `state.urls` reads and writes the cache, also when a subclass assigns `this.store.urls = {...}` later.
+   */
+  set store(state: StoreState) {
+    const cache = this.urlIndex;
+    cache.load(state.urls);
+    Object.defineProperty(state, 'urls', {
+      get: () => cache.view,
+      set: (records: Record<string, SignatureInfo>) => cache.load(records),
+      enumerable: true,
+      configurable: true,
+    });
+    this.#state = state;
   }
 
   /**
@@ -136,15 +160,13 @@ export class Store extends EventEmitter {
   putSignature(url: string, signatureInfo: SignatureInfo): SignatureInfo {
     // A copy, so the caller's object is never aliased (cheap when it already has `updated`, see JSSDK).
     const info = { ...signatureInfo, updated: true };
-    this.store.urls[url] = info;
-    this.urlIndex.touch(url);
+    this.urlIndex.set(url, info);
     return info;
   }
 
   updateSignature(url: string, newInfo: Partial<SignatureInfo>): Promise<SignatureInfo> {
-    const info = { ...this.store.urls[url], ...newInfo, updated: true } as SignatureInfo;
-    this.store.urls[url] = info;
-    this.urlIndex.touch(url);
+    const info = { ...this.urlIndex.get(url), ...newInfo, updated: true } as SignatureInfo;
+    this.urlIndex.set(url, info);
     return Promise.resolve(info);
   }
 
@@ -220,11 +242,8 @@ export class Store extends EventEmitter {
    */
   protected pruneUrls(): void {
     const now = this.now();
-    for (const [url, info] of Object.entries(this.store.urls)) {
-      if (info?.expiresAt !== undefined && info.expiresAt <= now) {
-        delete this.store.urls[url];
-        this.urlIndex.forget(url);
-      }
+    for (const [url, info] of this.urlIndex.map) {
+      if (info?.expiresAt !== undefined && info.expiresAt <= now) this.urlIndex.forget(url);
     }
     this.urlIndex.resync();
   }
@@ -257,14 +276,12 @@ export class Store extends EventEmitter {
   /** Replace the in-memory state (after loading from a backend) and rebuild the LRU indexes. */
   protected replaceState(state: StoreState): void {
     this.store = { ...emptyState(), ...state };
-    this.urlIndex.resync();
     this.oauthIndex.resync();
     this.mpIndex.resync();
   }
 
   protected resetState(): void {
     this.store = emptyState();
-    this.urlIndex.clear();
     this.oauthIndex.clear();
     this.mpIndex.clear();
   }
@@ -276,10 +293,9 @@ export class Store extends EventEmitter {
   }
 
   private liveSignature(url: string): SignatureInfo | undefined {
-    const info = this.store.urls[url];
+    const info = this.urlIndex.get(url);
     if (info === undefined) return undefined;
     if (info.expiresAt !== undefined && info.expiresAt <= this.now()) {
-      delete this.store.urls[url];
       this.urlIndex.forget(url);
       return undefined;
     }

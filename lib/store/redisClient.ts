@@ -117,7 +117,9 @@ function loadDriver(name: 'redis' | 'ioredis'): Promise<any> {
  * A client for `url`, configured so that nothing queues while Redis is away (commands fail at once and the store
  * reports degraded mode) and reconnection goes on in the background.
  */
-export async function createRedisClient(options: CreateRedisOptions): Promise<{ client: RedisClientLike; commander: RedisCommander }> {
+export async function createRedisClient(
+  options: CreateRedisOptions,
+): Promise<{ client: RedisClientLike; commander: RedisCommander }> {
   const order: Array<'redis' | 'ioredis'> = options.driver ? [options.driver] : ['redis', 'ioredis'];
   let lastError: unknown;
   for (const name of order) {

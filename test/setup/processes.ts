@@ -38,7 +38,9 @@ export function redisInline(port: number, command: string, timeoutMs = 1_000): P
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once('exit', () => r()));
 }
 
 abstract class ServerProcess {
@@ -61,7 +63,8 @@ abstract class ServerProcess {
     child.stderr?.on('data', (chunk) => (stderr += chunk));
     const deadline = Date.now() + 15_000;
     while (!(await this.ready())) {
-      if (!this.running) throw new Error(`${this.constructor.name} on port ${this.port} exited: ${stderr.slice(0, 500)}`);
+      if (!this.running)
+        throw new Error(`${this.constructor.name} on port ${this.port} exited: ${stderr.slice(0, 500)}`);
       if (Date.now() > deadline) {
         await this.stop();
         throw new Error(`${this.constructor.name} on port ${this.port} did not start: ${stderr.slice(0, 500)}`);
@@ -91,9 +94,13 @@ export class RedisServer extends ServerProcess {
   }
 
   protected launch(): ChildProcess {
-    return spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    return spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
   }
 
   protected async ready(): Promise<boolean> {
@@ -136,5 +143,4 @@ export class MongoWireServer extends ServerProcess {
       socket.once('error', () => resolve(false));
     });
   }
-
 }

@@ -47,7 +47,10 @@ export const redisService = {
     try {
       let cursor = '0';
       do {
-        const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
+        const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [
+          string,
+          string[],
+        ];
         cursor = String(next);
         if (keys.length) await client.sendCommand(['DEL', ...keys]);
       } while (cursor !== '0');

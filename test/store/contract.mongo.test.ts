@@ -5,7 +5,7 @@
 import mongoose from 'mongoose';
 import { MongoStore } from '../../lib/store/MongoStore';
 import { storeContract } from '../store-contract';
-import { mongoDbName, mongoUrl } from './support';
+import { mongoDbName, mongoOptions, mongoUrl } from './support';
 
 let backends = 0;
 const shared = { persistent: true, sharedRecords: true, sharedLock: true, newestWins: true };
@@ -20,7 +20,8 @@ storeContract('MongoStore with its own connection', {
   backend: () => {
     const dbName = mongoDbName(`contract_${backends++}`);
     return {
-      create: ({ now }) => new MongoStore({ dbAddress: mongoUrl(), dbOptions: { dbName }, noInterval: true, now }),
+      create: ({ now }) =>
+        new MongoStore({ dbAddress: mongoUrl(), dbOptions: mongoOptions(dbName), noInterval: true, now }),
     };
   },
 });

@@ -31,6 +31,15 @@ export function mongoDbName(suite: string): string {
 /** True when MONGO_URL points the run at a real MongoDB (not the in-memory wire server). */
 export const realMongo = !!process.env.WECHAT_TEST_MONGO_REAL;
 
+/**
+ * Connection options for a test database. The wire server does not implement the streaming heartbeat (`hello` with
+ * moreToCome) that the driver switches to after its first heartbeat: the driver would then mark it down within a
+ * second. Polling heartbeats, a documented driver option, work with both it and a real server.
+ */
+export function mongoOptions(dbName?: string): Record<string, unknown> {
+  return { ...(dbName === undefined ? {} : { dbName }), ...(realMongo ? {} : { serverMonitoringMode: 'poll' }) };
+}
+
 /** A clock the test moves by hand (stores take `now`). */
 export class ManualClock {
   time = Date.now();
