@@ -121,7 +121,7 @@ export class JSSDK {
     const ticket = this.options.jsapiTicket.peek();
     if (ticket === undefined) return this.sign(key);
     const info = this.newSignature(key, ticket);
-    store.putSignature(key, info);
+    store.putSignature(key, info, true);
     return Promise.resolve(this.toClient(info));
   }
 
@@ -230,7 +230,7 @@ export class JSSDK {
       signatureName: url,
       createDate: iso,
       expiresAt: this.options.jsapiTicket.record?.expiresAt,
-      // Stores copy the record adding `updated`; a record that already has it stays on V8's fast copy path.
+      // What Store.saveSignature adds to the records it keeps (wechat-jssdk compatibility).
       updated: true,
       [this.mark]: true,
     };

@@ -213,8 +213,8 @@ export abstract class SharedStore extends Store implements Lockable {
    * Signatures live in the base class's memory map, so JS-SDK signing keeps its synchronous hot path with every
    * store (see jssdk/JSSDK.ts); a save only marks the URL for the next flush.
    */
-  override putSignature(url: string, signatureInfo: SignatureInfo): SignatureInfo {
-    const info = super.putSignature(url, signatureInfo);
+  override putSignature(url: string, signatureInfo: SignatureInfo, owned?: boolean): SignatureInfo {
+    const info = super.putSignature(url, signatureInfo, owned);
     this.dirtyUrls.add(url);
     return info;
   }

@@ -157,9 +157,12 @@ export class Store extends EventEmitter {
     return this.liveSignature(url);
   }
 
-  putSignature(url: string, signatureInfo: SignatureInfo): SignatureInfo {
-    // A copy, so the caller's object is never aliased (cheap when it already has `updated`, see JSSDK).
-    const info = { ...signatureInfo, updated: true };
+  /**
+   * `owned`: the caller made this record for the cache and keeps no reference to change it (JS-SDK signing), so it
+   * is stored as is; otherwise a copy, so the caller's object is never aliased.
+   */
+  putSignature(url: string, signatureInfo: SignatureInfo, owned = false): SignatureInfo {
+    const info = owned ? signatureInfo : { ...signatureInfo, updated: true };
     this.urlIndex.set(url, info);
     return info;
   }

@@ -12,6 +12,14 @@ import type { SignatureInfo } from './types';
 export class SignatureCache {
   readonly map = new Map<string, SignatureInfo>();
   readonly view: Record<string, SignatureInfo>;
+  /**
+   * Eviction walks the keys with one long-lived iterator. A fresh `map.keys().next()` per eviction would step over
+   * every deleted slot at the front of V8's table each time (cost growing with churn); the iterator keeps its place,
+   * survives rehashing, and still meets re-inserted keys again at the end, which is LRU order.
+   */
+  private oldest: Iterator<string> = this.map.keys();
+  /** The most recent key: touching it again changes nothing, so the warm path skips the delete and re-insert. */
+  private newest?: string;
 
   constructor(readonly max: number) {
     const map = this.map;
@@ -52,35 +60,48 @@ export class SignatureCache {
     const map = this.map;
     map.delete(url);
     map.set(url, info);
-    while (map.size > this.max) map.delete(map.keys().next().value as string);
+    this.newest = url;
+    this.resync();
   }
 
   /** Mark `url` as most recently used. */
   touch(url: string): void {
+    if (url === this.newest) return;
     const info = this.map.get(url);
     if (info === undefined) return;
     this.map.delete(url);
     this.map.set(url, info);
+    this.newest = url;
   }
 
   forget(url: string): void {
     this.map.delete(url);
+    if (url === this.newest) this.newest = undefined;
   }
 
   /** Nothing to rebuild (the Map is the truth); re-applies the bound. Kept for the RecencyIndex interface. */
   resync(): void {
-    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+    while (this.map.size > this.max) {
+      let next = this.oldest.next();
+      if (next.done) {
+        this.oldest = this.map.keys();
+        next = this.oldest.next();
+      }
+      this.forget(next.value as string);
+    }
   }
 
   clear(): void {
     this.map.clear();
+    this.oldest = this.map.keys();
+    this.newest = undefined;
   }
 
   /** Replace the contents with a plain object's entries (a loaded file, a subclass assigning `store.urls`). */
   load(records: Record<string, SignatureInfo> | undefined | null): void {
     if (records === this.view) return;
     const entries = records && typeof records === 'object' ? Object.entries(records) : [];
-    this.map.clear();
+    this.clear();
     for (const [url, info] of entries) this.set(url, info);
   }
 }
