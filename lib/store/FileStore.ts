@@ -13,6 +13,7 @@ import { readFileSync, renameSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import createDebug from 'debug';
 import { pick } from '../util/lodash';
+import { Coalescer } from './coalesce';
 import { StoreError } from '../errors';
 import { Store, emptyState, type StoreOptions } from './Store';
 import { tryFileLock, withFileLock } from './fileLock';
@@ -46,8 +47,7 @@ export class FileStore extends Store implements Lockable {
   readonly fileStorePath: string;
   /** ino:size:mtime of the file as we last read or wrote it; read-through skips an unchanged file. */
   private loadedStamp = '';
-  private flushing?: Promise<void>;
-  private flushAgain = false;
+  private readonly flusher = new Coalescer(() => this.writeMerged());
   private removedOAuth = new Set<string>();
 
   constructor(options: FileStoreOptions = {}) {
@@ -128,21 +128,7 @@ export class FileStore extends Store implements Lockable {
 
   /** Merge memory into the file atomically. Concurrent calls share one write plus at most one more after it. */
   override flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      try {
-        do {
-          this.flushAgain = false;
-          await this.writeMerged();
-        } while (this.flushAgain);
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing.then(() => {
+    return this.flusher.run().then(() => {
       this.emit(Store.StoreEvents.STORE_FLUSHED, true);
     });
   }

@@ -20,6 +20,7 @@
 import createDebug from 'debug';
 import { ConfigError, StoreError } from '../errors';
 import { redact } from '../redact';
+import { Coalescer } from './coalesce';
 import { Store, type StoreOptions } from './Store';
 import { mergeUpdates, splitGlobalUpdate, withoutWritten, type GlobalUpdate } from './merge';
 import type {
@@ -107,8 +108,7 @@ export abstract class SharedStore extends Store implements Lockable {
   private pendingGlobal?: GlobalUpdate;
   private pendingCard?: CardTicketInfo;
   private retryAfterOutage = false;
-  private flushing?: Promise<void>;
-  private flushAgain = false;
+  private readonly flusher = new Coalescer(() => this.flushOnce());
   private destroying?: Promise<void>;
   private closed = false;
 
@@ -264,21 +264,7 @@ export abstract class SharedStore extends Store implements Lockable {
 
   /** Write the signatures saved since the last flush, and retry writes the backend refused. */
   override flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      try {
-        do {
-          this.flushAgain = false;
-          await this.flushOnce();
-        } while (this.flushAgain);
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing.then(() => super.flush());
+    return this.flusher.run().then(() => super.flush());
   }
 
   /** Flush what is pending (a failure goes to the `error` event), then close what this store opened. Idempotent. */
@@ -321,7 +307,7 @@ export abstract class SharedStore extends Store implements Lockable {
    * backend is known to be down, bound the wait, and turn every failure into a StoreError.
    */
   protected async run<T>(label: string, operation: () => Promise<T>, evenIfClosing = false): Promise<T> {
-    if (this.closed || (this.destroying && !evenIfClosing && !this.flushing)) {
+    if (this.closed || (this.destroying && !evenIfClosing && !this.flusher.busy)) {
       throw new StoreError(`${this.kind} cannot ${label}: the store was destroyed`);
     }
     if (!this.appId) {
@@ -499,7 +485,7 @@ export abstract class SharedStore extends Store implements Lockable {
 
   /** The backend answers again: write what it refused while it was away. */
   private retryInBackground(): void {
-    if (this.flushing || this.closed || this.destroying) return;
+    if (this.flusher.busy || this.closed || this.destroying) return;
     this.retryAfterOutage = false;
     if (!this.hasUnsaved()) return;
     log('%s is back: writing what was kept', this.kind);

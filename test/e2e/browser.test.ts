@@ -4,14 +4,9 @@
  * live jsapi_ticket and the URL WeChat would check, so a wrong signature, a signed #hash or the wrong SPA URL fails
  * here exactly as it would in WeChat. Screenshots go to test-artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../demo/app';
-import { tempDir } from '../helpers';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
+import type { Page } from 'playwright-core';
+import type { Demo } from '../../demo/app';
+import { startBrowserDemo, type BrowserDemo } from './support';
 
 // WeChat's own user agents (Android XWEB and iOS): the client and the stub pick the signing rule from them.
 const ANDROID_WECHAT_UA =
@@ -23,46 +18,24 @@ const IOS_WECHAT_UA =
 
 jest.setTimeout(60_000);
 
-let browser: Browser;
+let env: BrowserDemo;
 let demo: Demo;
 let base: string;
-let data: ReturnType<typeof tempDir>;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    // A missing browser is a failure, never a skip: CI installs it (.ci/run), locally `apt-get install -y chromium`.
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) ` +
-        'or set CHROMIUM_PATH. The browser test cannot run without it.',
-    );
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
-  data = tempDir('wechat-demo-e2e-');
-  demo = await startDemo({ env: {}, port: 0, host: '127.0.0.1', dataDir: data.dir });
-  base = `http://127.0.0.1:${(demo.server.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  env = await startBrowserDemo('wechat-demo-e2e-');
+  ({ demo, base } = env);
 });
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await demo?.close();
-  data?.cleanup();
-});
+afterAll(() => env?.close());
 
 async function newPage(userAgent: string): Promise<Page> {
-  const context = await browser.newContext({
+  return env.newPage({
     userAgent,
     viewport: { width: 430, height: 900 },
     deviceScaleFactor: 1,
     locale: 'zh-CN',
   });
-  contexts.push(context);
-  return context.newPage();
 }
 
 /** Wait until the status box leaves `pending`, then return its state and text. */
@@ -82,7 +55,7 @@ async function until<T>(read: () => T, ok: (value: T) => boolean, what: string):
   }
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+const shot = (page: Page, name: string) => env.shot(page, name);
 
 describe('demo in Chromium against the sandbox', () => {
   it('signs a page whose URL has a query string and a #hash, and sets the share contents', async () => {

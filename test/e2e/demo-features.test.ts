@@ -4,60 +4,34 @@
  * phone would send, and the results are checked against the sandbox's own state (its session keys, its live
  * wx_card tickets), never against values the page computed. Screenshots go to test-artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../demo/app';
+import type { Page } from 'playwright-core';
+import type { Demo } from '../../demo/app';
+import { startBrowserDemo, type BrowserDemo } from './support';
 import { SANDBOX_MINI_PROGRAM } from '../../demo/pages/miniprogram';
 import { DEMO_CARD_CODE, DEMO_CARD_ID } from '../../demo/pages/card';
 import { cardExtSignature, cardSignature } from '../../lib/card/signature';
 import { fingerprint } from '../../lib/redact';
-import { tempDir } from '../helpers';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
 const MP = SANDBOX_MINI_PROGRAM.appId;
 
 jest.setTimeout(60_000);
 
-let browser: Browser;
+let env: BrowserDemo;
 let demo: Demo;
 let base: string;
-let data: ReturnType<typeof tempDir>;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    // A missing browser is a failure, never a skip (see browser.test.ts).
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) ` +
-        'or set CHROMIUM_PATH. The browser test cannot run without it.',
-    );
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
-  data = tempDir('wechat-demo-features-');
-  demo = await startDemo({ env: {}, port: 0, host: '127.0.0.1', dataDir: data.dir });
-  base = `http://127.0.0.1:${(demo.server.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  env = await startBrowserDemo('wechat-demo-features-');
+  ({ demo, base } = env);
 });
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await demo?.close();
-  data?.cleanup();
-});
+afterAll(() => env?.close());
 
 async function newPage(width = 430): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width, height: 900 }, deviceScaleFactor: 1, locale: 'zh-CN' });
-  contexts.push(context);
-  return context.newPage();
+  return env.newPage({ viewport: { width, height: 900 }, deviceScaleFactor: 1, locale: 'zh-CN' });
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+const shot = (page: Page, name: string) => env.shot(page, name);
 const field = async (page: Page, name: string) => ((await page.textContent(`[data-field="${name}"]`)) ?? '').trim();
 /** The sandbox's current session_key of a user (what jscode2session issued last). */
 const sandboxKey = (user: string) => demo.sandbox!.miniProgramState.sessionKey(MP, user)!;

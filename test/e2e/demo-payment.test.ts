@@ -8,61 +8,38 @@
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { startDemo, type Demo } from '../../demo/app';
+import { tempDir } from '../helpers';
+import { startBrowserDemo, type BrowserDemo } from './support';
 import { SANDBOX_MERCHANT } from '../../demo/payment-setup';
 import { signPayment } from '../../lib/payment/v2/sign';
 import { parseXML } from '../../lib/payment/v2/xml';
 import { rsaVerify } from '../../lib/payment/v3/sign';
-import { tempDir } from '../helpers';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ROOT = path.resolve(__dirname, '..', '..');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
 jest.setTimeout(90_000);
 
-let browser: Browser;
+let env: BrowserDemo;
 let demo: Demo;
 let base: string;
-let data: ReturnType<typeof tempDir>;
-const contexts: BrowserContext[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    // A missing browser is a failure, never a skip.
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: install Debian's chromium package (apt-get install -y chromium) ` +
-        'or set CHROMIUM_PATH. The browser test cannot run without it.',
-    );
-  }
-  mkdirSync(ARTIFACTS, { recursive: true });
-  data = tempDir('wechat-demo-pay-e2e-');
-  demo = await startDemo({ env: {}, port: 0, host: '127.0.0.1', dataDir: data.dir });
-  base = `http://127.0.0.1:${(demo.server.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  env = await startBrowserDemo('wechat-demo-pay-e2e-');
+  ({ demo, base } = env);
 });
 
-afterAll(async () => {
-  for (const context of contexts) await context.close().catch(() => undefined);
-  await browser?.close();
-  await demo?.close();
-  data?.cleanup();
-});
+afterAll(() => env?.close());
 
 async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 1000 }, deviceScaleFactor: 1 });
-  contexts.push(context);
-  return context.newPage();
+  return env.newPage({ viewport: { width: 900, height: 1000 }, deviceScaleFactor: 1 });
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+const shot = (page: Page, name: string) => env.shot(page, name);
 const textOf = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').trim();
 
 /** Type an amount, press a create button, and wait for the order or the error. */
