@@ -64,7 +64,9 @@ export interface CredentialOptions {
   onError?(err: unknown, name: string): void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+// Not unref()'d: a caller is awaiting this wait (bounded by LOCK_WAIT_MS); an unref'd timer would let a short
+// script exit in the middle of getSignature() while another process holds the lease.
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Credential {
   readonly name: string;
