@@ -240,15 +240,14 @@ export class Store extends EventEmitter {
   }
 
   /**
-   * Drop expired signatures nobody reads any more, and re-apply the bound to keys a subclass wrote straight into
-   * `this.store.urls` (the documented CustomStore pattern), which the LRU index cannot see being written.
+   * Drop expired signatures nobody reads any more. (The bound needs no re-applying: writes straight into
+   * `this.store.urls`, the documented CustomStore pattern, go through the cache and are bounded as they happen.)
    */
   protected pruneUrls(): void {
     const now = this.now();
     for (const [url, info] of this.urlIndex.map) {
       if (info?.expiresAt !== undefined && info.expiresAt <= now) this.urlIndex.forget(url);
     }
-    this.urlIndex.resync();
   }
 
   /** Stop timers and release resources. Safe to call more than once. */

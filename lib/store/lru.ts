@@ -1,78 +1,120 @@
 /**
- * Recency tracking for a plain record object. The records stay in a plain object (`store.urls[url] = sig` must
- * keep working for custom stores written for wechat-jssdk); this Map only remembers the order, so eviction of the
- * oldest key is O(1) instead of scanning the object.
+ * Bounded least-recently-used bookkeeping for the store's in-memory maps (URL signatures, OAuth tokens,
+ * mini-program sessions), so memory cannot grow without limit.
  */
-export class RecencyIndex {
-  private readonly order = new Map<string, true>();
-  /**
-   * Where the oldest live key is. A Map keeps deleted entries as holes until it rehashes, so asking
-   * `order.keys().next()` after each eviction would skip every earlier hole again (measured: 40% of the time of
-   * signing distinct URLs at the 10000 bound). A live iterator stays valid across deletions and insertions (it sees
-   * keys appended later), and everything before it has been evicted or moved to the end, so it always points at
-   * the oldest key and each hole is skipped once.
-   */
-  private cursor: Iterator<string> = this.order.keys();
-  /** The most recently touched key: touching it again (a page signed over and over) changes nothing. */
+
+/**
+ * A Map bounded to `max` entries whose insertion order is the recency order (least recent first).
+ *
+ * Eviction walks the keys with one long-lived iterator. A Map keeps deleted entries as holes until it rehashes, so
+ * a fresh `keys().next()` per eviction would step over every earlier hole again (measured: most of the time of
+ * signing distinct URLs at the 10000 bound). A live iterator survives deletions, insertions and rehashing, and
+ * meets keys appended after it (touched ones) again at the end, so it always points at the least recent key.
+ */
+export class BoundedMap<V> {
+  readonly map = new Map<string, V>();
+  private cursor: Iterator<string> = this.map.keys();
+  /** The most recent key: touching it again (a page signed over and over) changes nothing. */
   private newest?: string;
 
   constructor(
-    private readonly target: () => Record<string, unknown>,
     readonly max: number,
+    /** Told about each key evicted by the bound (not about forget()). */
+    private readonly onEvict?: (key: string) => void,
   ) {}
 
-  /** Mark `key` as most recently used and evict the oldest keys beyond `max`; returns the evicted keys. */
-  touch(key: string): string[] {
-    if (key === this.newest) return [];
-    this.order.delete(key);
-    this.order.set(key, true);
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  /** Store as the most recent entry, evicting the least recent beyond `max`. */
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
     this.newest = key;
-    return this.order.size <= this.max ? [] : this.evictOverflow();
+    this.trim();
+  }
+
+  /** Mark `key` as most recently used; false when it is not present. */
+  touch(key: string): boolean {
+    if (key === this.newest) return true;
+    if (!this.map.has(key)) return false;
+    const value = this.map.get(key) as V;
+    this.map.delete(key);
+    this.map.set(key, value);
+    this.newest = key;
+    return true;
   }
 
   forget(key: string): void {
-    this.order.delete(key);
+    this.map.delete(key);
     if (key === this.newest) this.newest = undefined;
   }
 
-  /** Rebuild from the object (after a load, or when a subclass wrote keys directly). */
-  resync(): void {
+  clear(): void {
+    this.map.clear();
+    this.cursor = this.map.keys();
     this.newest = undefined;
-    const records = this.target();
-    for (const key of this.order.keys()) if (!(key in records)) this.order.delete(key);
-    for (const key of Object.keys(records)) if (!this.order.has(key)) this.order.set(key, true);
-    // Evict the least recent directly (touching one first would make it the most recent and keep it).
-    if (this.order.size > this.max) this.evictOverflow();
   }
 
-  /** Drop the oldest keys (and their records) until the bound holds. */
-  private evictOverflow(): string[] {
-    const evicted: string[] = [];
-    const records = this.target();
-    while (this.order.size > this.max) {
+  /** Evict the least recent entries until the bound holds. */
+  protected trim(): void {
+    while (this.map.size > this.max) {
       let next = this.cursor.next();
       if (next.done) {
-        // Cannot happen while keys remain (see `cursor`); restart from the beginning rather than trust that.
-        this.cursor = this.order.keys();
+        // An exhausted iterator stays exhausted: start a new one at the (current) oldest key.
+        this.cursor = this.map.keys();
         next = this.cursor.next();
-        if (next.done) break;
       }
-      const oldest = next.value;
-      if (oldest === this.newest) this.newest = undefined;
-      this.order.delete(oldest);
-      delete records[oldest];
-      evicted.push(oldest);
+      this.forget(next.value as string);
+      this.onEvict?.(next.value as string);
     }
-    return evicted;
+  }
+}
+
+/**
+ * Recency of the keys of a plain record object (`store.oauth`, `store.mp`), which stays the place the records live
+ * because custom stores written for wechat-jssdk read and write it directly. Evicting a key deletes its record.
+ */
+export class RecencyIndex {
+  private readonly order: BoundedMap<true>;
+
+  constructor(
+    private readonly target: () => Record<string, unknown>,
+    max: number,
+  ) {
+    this.order = new BoundedMap<true>(max, (key) => delete this.target()[key]);
   }
 
-  clear(): void {
-    this.order.clear();
-    this.newest = undefined;
-    this.cursor = this.order.keys();
+  get max(): number {
+    return this.order.max;
   }
 
   get size(): number {
     return this.order.size;
+  }
+
+  /** Mark `key` as most recently used, evicting the least recent records beyond the bound. */
+  touch(key: string): void {
+    if (!this.order.touch(key)) this.order.set(key, true);
+  }
+
+  forget(key: string): void {
+    this.order.forget(key);
+  }
+
+  /** Rebuild from the object (after a load, or when a subclass wrote keys directly), then apply the bound. */
+  resync(): void {
+    const records = this.target();
+    for (const key of [...this.order.map.keys()]) if (!(key in records)) this.order.forget(key);
+    for (const key of Object.keys(records)) if (!this.order.map.has(key)) this.order.set(key, true);
+  }
+
+  clear(): void {
+    this.order.clear();
   }
 }
