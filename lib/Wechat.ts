@@ -9,9 +9,11 @@ import { ConfigError, WechatError } from './errors';
 import { HttpClient, validateBaseUrl, type HttpClientOptions } from './http/HttpClient';
 import { Credential, type CredentialRecord } from './credentials/Credential';
 import { globalTokenBackend } from './credentials/backends';
-import { accessTokenFetcher, ticketFetcher, type ExternalToken, type TokenSource } from './credentials/sources';
-import { FileStore, type FileStoreOptions } from './store/FileStore';
-import { Store, missingStoreMethods } from './store/Store';
+import { ticketFetcher, type ExternalToken, type TokenSource } from './credentials/sources';
+import { accessTokenCredential, checkTokenOptions } from './credentials/accessToken';
+import type { FileStoreOptions } from './store/FileStore';
+import type { Store } from './store/Store';
+import { storeFromOptions } from './store/resolve';
 import { JSSDK } from './jssdk/JSSDK';
 import { OAUTH_SECRET_OPTIONS, createOAuth, type OAuth } from './oauth/OAuth';
 import { MiniProgram, type MiniProgramConfig } from './miniprogram/MiniProgram';
@@ -127,10 +129,11 @@ export class Wechat extends EventEmitter<WechatEvents> {
     const appSecret = requireString(o, 'appSecret');
     // wechat-jssdk's accessTokenUrl is a GET /cgi-bin/token replacement (often a proxy): honour it instead of
     // silently going to stable_token, which would bypass the user's proxy.
-    const tokenSource = options.tokenSource ?? (options.accessTokenUrl !== undefined ? 'classic' : 'stable');
-    if (tokenSource !== 'stable' && tokenSource !== 'classic') {
-      throw new ConfigError('tokenSource', `must be "stable" or "classic", got ${JSON.stringify(tokenSource)}`);
-    }
+    const tokenSource = checkTokenOptions(
+      '',
+      options.tokenSource ?? (options.accessTokenUrl !== undefined ? 'classic' : 'stable'),
+      options.getAccessToken,
+    );
     if (tokenSource === 'stable' && options.accessTokenUrl !== undefined) {
       throw new ConfigError(
         'accessTokenUrl',
@@ -139,9 +142,6 @@ export class Wechat extends EventEmitter<WechatEvents> {
     }
     if (options.accessTokenUrl !== undefined) validateBaseUrl('accessTokenUrl', options.accessTokenUrl);
     if (options.ticketUrl !== undefined) validateBaseUrl('ticketUrl', options.ticketUrl);
-    if (options.getAccessToken !== undefined && typeof options.getAccessToken !== 'function') {
-      throw new ConfigError('getAccessToken', 'must be a function returning Promise<{ accessToken, expiresAt }>');
-    }
     if (options.allowedHosts !== undefined && !Array.isArray(options.allowedHosts)) {
       throw new ConfigError('allowedHosts', 'must be an array of host names');
     }
@@ -169,19 +169,15 @@ export class Wechat extends EventEmitter<WechatEvents> {
         fingerprint: fingerprint(record.value),
       });
 
-    const accessToken = new Credential({
+    const accessToken = accessTokenCredential({
       name: 'access_token',
-      backend: globalTokenBackend(this.store, 'accessToken'),
-      fetch: accessTokenFetcher({
-        http: this.http,
-        appId: this.appId,
-        appSecret,
-        tokenSource,
-        accessTokenUrl: options.accessTokenUrl,
-        getAccessToken: options.getAccessToken,
-        store: this.store,
-        now: this.now,
-      }),
+      http: this.http,
+      appId: this.appId,
+      appSecret,
+      tokenSource,
+      accessTokenUrl: options.accessTokenUrl,
+      getAccessToken: options.getAccessToken,
+      store: this.store,
       now: this.now,
       onRefresh: announce('token'),
       onError,
@@ -273,22 +269,10 @@ export class Wechat extends EventEmitter<WechatEvents> {
   }
 
   private resolveStore(options: WechatOptions): Store {
-    let store: Store;
-    if (options.store === undefined) {
-      store = new FileStore({ now: this.now, ...options.storeOptions });
-    } else {
-      const missing = missingStoreMethods(options.store);
-      if (missing.length > 0) {
-        throw new ConfigError(
-          'store',
-          `is not a Store (missing ${missing.join(', ')}); pass a Store, FileStore, MongoStore, RedisStore, or wrap a key-value object in KeyValueStore`,
-        );
-      }
-      store = options.store;
-    }
+    const { store } = storeFromOptions(options, this.now);
     if (typeof store.bindAppId === 'function') {
       try {
-        void store.bindAppId(this.appId);
+        store.bindAppId(this.appId);
       } catch (err) {
         throw new ConfigError('store', (err as Error).message);
       }

@@ -11,10 +11,11 @@ import createDebug from 'debug';
 import { ConfigError, DecryptError, WechatError, isTokenInvalidError } from '../errors';
 import { HttpClient, validateBaseUrl, type HttpClientOptions } from '../http/HttpClient';
 import { Credential, withCredential, type CredentialRecord } from '../credentials/Credential';
-import { globalTokenBackend } from '../credentials/backends';
-import { accessTokenFetcher, type ExternalToken, type TokenSource } from '../credentials/sources';
-import { FileStore, type FileStoreOptions } from '../store/FileStore';
-import { Store, missingStoreMethods } from '../store/Store';
+import { accessTokenCredential, checkTokenOptions } from '../credentials/accessToken';
+import type { ExternalToken, TokenSource } from '../credentials/sources';
+import type { FileStoreOptions } from '../store/FileStore';
+import type { Store } from '../store/Store';
+import { storeFromOptions } from '../store/resolve';
 import type { MPSessionInfo } from '../store/types';
 import { decryptMiniProgramData, miniProgramSignature, verifyMiniProgramSignature, type DecryptedData } from './crypto';
 
@@ -94,19 +95,7 @@ export class MiniProgram {
     const config = options.miniProgram;
     this.appId = requireConfigString(config as unknown as Record<string, unknown>, 'appId');
     this.#appSecret = requireConfigString(config as unknown as Record<string, unknown>, 'appSecret');
-    const tokenSource = config.tokenSource ?? 'stable';
-    if (tokenSource !== 'stable' && tokenSource !== 'classic') {
-      throw new ConfigError(
-        'miniProgram.tokenSource',
-        `must be "stable" or "classic", got ${JSON.stringify(tokenSource)}`,
-      );
-    }
-    if (config.getAccessToken !== undefined && typeof config.getAccessToken !== 'function') {
-      throw new ConfigError(
-        'miniProgram.getAccessToken',
-        'must be a function returning Promise<{ accessToken, expiresAt }>',
-      );
-    }
+    const tokenSource = checkTokenOptions('miniProgram.', config.tokenSource ?? 'stable', config.getAccessToken);
     if (options.apiUrl !== undefined) validateBaseUrl('apiUrl', options.apiUrl);
     this.now = options.now ?? Date.now;
     // Its own HttpClient even inside Wechat: errors then name the mini program's appId, not the official account's.
@@ -119,20 +108,15 @@ export class MiniProgram {
     this.ownsStore = !shared;
     this.store = shared ? shared.store : this.createStore(options);
 
-    const prefix = `mp:${this.appId}:`;
-    this.accessToken = new Credential({
+    this.accessToken = accessTokenCredential({
       name: 'mp_access_token',
-      backend: globalTokenBackend(this.store, `${prefix}accessToken`, prefix),
-      fetch: accessTokenFetcher({
-        http: this.http,
-        appId: this.appId,
-        appSecret: this.#appSecret,
-        tokenSource,
-        getAccessToken: config.getAccessToken,
-        store: this.store,
-        budgetField: `${prefix}forceRefreshTimes`,
-        now: this.now,
-      }),
+      fieldPrefix: `mp:${this.appId}:`,
+      http: this.http,
+      appId: this.appId,
+      appSecret: this.#appSecret,
+      tokenSource,
+      getAccessToken: config.getAccessToken,
+      store: this.store,
       now: this.now,
       onRefresh: shared?.onRefresh,
       onError: shared?.onError ?? ((err) => log('background failure: %s', (err as Error)?.message ?? err)),
@@ -140,17 +124,10 @@ export class MiniProgram {
   }
 
   private createStore(options: MiniProgramOptions): Store {
-    if (options.store === undefined) {
-      const store = new FileStore({ now: this.now, ...options.storeOptions });
-      // A store of our own serves this mini program only (a file of another app starts clean, as in Wechat).
-      store.bindAppId(this.appId);
-      return store;
-    }
-    const missing = missingStoreMethods(options.store);
-    if (missing.length > 0) {
-      throw new ConfigError('store', `is not a Store (missing ${missing.join(', ')})`);
-    }
-    return options.store;
+    const { store, created } = storeFromOptions(options, this.now);
+    // A store of our own serves this mini program only (a file of another app starts clean, as in Wechat).
+    if (created) store.bindAppId(this.appId);
+    return store;
   }
 
   /** The store key of a session: per mini program, so a shared store never mixes two mini programs' users. */
