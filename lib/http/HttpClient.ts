@@ -165,9 +165,14 @@ export class HttpClient {
       ? Object.fromEntries(Object.entries(options.query).filter(([, v]) => v !== undefined))
       : undefined;
     // What the log shows: the path and the query with secret parameters (secret, access_token, js_code...) redacted.
-    const shown = redactUrl(
-      query && Object.keys(query).length ? `${label}?${new URLSearchParams(query as Record<string, string>)}` : label,
-    );
+    // Built only when wechat:http logging is on.
+    const shown = !log.enabled
+      ? label
+      : redactUrl(
+          query && Object.keys(query).length
+            ? `${label}?${new URLSearchParams(query as Record<string, string>)}`
+            : label,
+        );
     const timeout = options.timeout ?? this.timeout;
     const started = Date.now();
     let res: AxiosResponse<Buffer>;
