@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import omit from 'lodash/omit';
 import { WechatError, WechatPayError } from '../../lib/errors';
-import { yuanToFen } from '../../lib/payment/amounts';
+import { formatFen, yuanToFen } from '../../lib/payment/amounts';
 import { buildXML, parseXML, XmlError } from '../../lib/payment/v2/xml';
 import type { Payment } from '../../lib/payment/v2/Payment';
 import type { V3Notification, V3PayParams } from '../../lib/payment/v3/PaymentV3';
@@ -104,10 +104,6 @@ function sendError(res: Response, err: unknown): void {
     console.error('payment demo:', err);
     res.status(500).json({ error: 'Internal error (see the server log) 内部错误' });
   }
-}
-
-function yuanText(fen: number): string {
-  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
 }
 
 /** The address this request came in on, as seen from this machine: where the in-process sandbox can notify us. */
@@ -436,21 +432,11 @@ export function paymentPage(app: Express, demo: DemoContext, setup: PaymentSetup
     try {
       const found = order(req);
       requireApi(found.api);
-      if (found.api === 'v3') {
-        const o = await demo.wx.paymentV3!.queryOrder({ out_trade_no: found.outTradeNo });
-        res.json({
-          trade_state: o.trade_state,
-          trade_state_desc: o.trade_state_desc,
-          transaction_id: o.transaction_id,
-        });
-      } else {
-        const { responseData: o } = await demo.wx.payment!.queryOrder({ out_trade_no: found.outTradeNo });
-        res.json({
-          trade_state: o.trade_state,
-          trade_state_desc: o.trade_state_desc,
-          transaction_id: o.transaction_id,
-        });
-      }
+      const o =
+        found.api === 'v3'
+          ? await demo.wx.paymentV3!.queryOrder({ out_trade_no: found.outTradeNo })
+          : (await demo.wx.payment!.queryOrder({ out_trade_no: found.outTradeNo })).responseData;
+      res.json({ trade_state: o.trade_state, trade_state_desc: o.trade_state_desc, transaction_id: o.transaction_id });
     } catch (err) {
       sendError(res, err);
     }
@@ -589,7 +575,7 @@ ${usable ? stepsHtml(setup, inSandbox, loggedIn) : ''}`;
 
 /** What the browser may see of an order: everything but the raw notification kept for the forgery demo. */
 function publicOrder(order: DemoOrder) {
-  return { ...omit(order, 'lastNotification'), yuan: yuanText(order.total), forgeable: !!order.lastNotification };
+  return { ...omit(order, 'lastNotification'), yuan: formatFen(order.total), forgeable: !!order.lastNotification };
 }
 
 function setupHtml(setup: PaymentSetup, demo: DemoContext): string {

@@ -118,6 +118,11 @@ export function fail(errcode: number, errmsg: string): SandboxResponse {
   };
 }
 
+/** A control endpoint (`/__sandbox/...`) refusing its input: HTTP 400 with the reason. */
+export function badRequest(err: unknown): SandboxResponse {
+  return { status: 400, json: { errcode: 400, errmsg: (err as Error).message } };
+}
+
 export function randomToken(prefix: string, bytes = 48): string {
   return prefix + randomBytes(bytes).toString('base64url');
 }
@@ -265,27 +270,20 @@ export class SandboxCore {
 
   async listen(port = 0, host = '127.0.0.1'): Promise<void> {
     this.server = http.createServer((req, res) => void this.handle(req, res));
-    // Node's http.Agent drops a socket whose server hints `Keep-Alive: timeout=1` (it keeps hint - 1 s), so a short
-    // value here would silently turn off the client's keep-alive; close() ends idle sockets itself.
-    this.server.keepAliveTimeout = 5000;
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, () => resolve());
-    });
-    const address = this.server.address() as AddressInfo;
-    this.url = `http://${host}:${address.port}`;
+    this.url = `http://${host}:${await listenOn(this.server, port, host)}`;
   }
 
   async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
     this.hanging.clear();
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await closeServer(server);
+  }
+
+  /** Count a request to `path` (calls()). */
+  count(path: string): void {
+    this.counters.set(path, (this.counters.get(path) ?? 0) + 1);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -293,7 +291,7 @@ export class SandboxCore {
       const url = new URL(req.url ?? '/', 'http://sandbox');
       const path = url.pathname;
       const body = await readBody(req);
-      this.counters.set(path, (this.counters.get(path) ?? 0) + 1);
+      this.count(path);
       const fault = this.faults.get(path);
       if (fault && fault.left > 0) {
         fault.left--;
@@ -340,13 +338,33 @@ export class SandboxCore {
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+/** Listen on `port` (0: a free one) and resolve the port. Also used by the payment listener. */
+export async function listenOn(server: http.Server, port: number, host: string): Promise<number> {
+  // Node's http.Agent drops a socket whose server hints `Keep-Alive: timeout=1` (it keeps hint - 1 s), so a short
+  // value here would silently turn off the client's keep-alive; closeServer() ends idle sockets itself.
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** Stop accepting and end every connection, idle or not, so close() never waits on a client's keep-alive. */
+export function closeServer(server: http.Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export function readBody(req: http.IncomingMessage, maxBytes = 5 * 1024 * 1024): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > 5 * 1024 * 1024) {
+      if (size > maxBytes) {
         req.destroy();
         reject(new Error('body too large'));
       } else chunks.push(chunk);

@@ -1,5 +1,5 @@
 /**
- * Shared by the payment suites: a merchant's notify_url server (real HTTP) and merchant constants.
+ * Shared by the payment suites: a merchant's notify_url server (real HTTP), merchant constants, `caught`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,16 @@ export interface ReceivedNotification {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+}
+
+/** The rejection of `promise`; fails the test when it resolves. */
+export async function caught(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err,
+  );
 }
 
 export type NotifyHandler = (n: ReceivedNotification) => Promise<{ status?: number; body?: string }>;

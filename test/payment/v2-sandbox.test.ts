@@ -10,7 +10,7 @@ import { signPayment } from '../../lib/payment/v2/sign';
 import { buildXML, parseXML, XmlError } from '../../lib/payment/v2/xml';
 import { encryptReqInfo } from '../../lib/payment/v2/crypto';
 import { APP, wechatOn } from '../helpers';
-import { MCH_ID, MCH_ID2, PAY_KEY, PAY_KEY2, startNotifyServer } from './helpers';
+import { MCH_ID, MCH_ID2, PAY_KEY, PAY_KEY2, caught, startNotifyServer } from './helpers';
 
 let certs: PayCertificates;
 let sandbox: Sandbox;
@@ -40,15 +40,6 @@ function open(extra: Partial<WechatOptions> = {}): Wechat {
 }
 
 const openid = () => sandbox.openid(APP.appId, 'alice');
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-}
 
 beforeAll(async () => {
   certs = generatePayCertificates([MCH_ID, MCH_ID2]);

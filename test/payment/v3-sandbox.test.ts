@@ -14,7 +14,7 @@ import { rsaVerify } from '../../lib/payment/v3/sign';
 import { platformCertsField } from '../../lib/payment/v3/certificates';
 import type { V3Notification } from '../../lib/payment/v3/PaymentV3';
 import { APP, APP2, wechatOn } from '../helpers';
-import { API_V3_KEY, MCH_ID, MCH_ID2, PAY_KEY, PAY_KEY2, startNotifyServer } from './helpers';
+import { API_V3_KEY, MCH_ID, MCH_ID2, PAY_KEY, PAY_KEY2, caught, startNotifyServer } from './helpers';
 
 let certs: PayCertificates;
 let sandbox: Sandbox;
@@ -50,15 +50,6 @@ function open(options: Partial<WechatOptions>): Wechat {
   const instance = wechatOn(sandbox, options);
   opened.push(instance);
   return instance;
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
 }
 
 const openid = () => sandbox.openid(APP.appId, 'alice');

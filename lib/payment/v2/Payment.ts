@@ -10,7 +10,7 @@
 import type https from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import createDebug from 'debug';
-import { ConfigError, WechatPayError, WechatTransportError } from '../../errors';
+import { ConfigError, WechatPayError, WechatTransportError, type WechatPayErrorKind } from '../../errors';
 import { nonceStr } from '../../crypto';
 import type { HttpClient } from '../../http/HttpClient';
 import { assertFen, fenToYuan, formatCurrency, yuanToFen } from '../amounts';
@@ -173,13 +173,7 @@ export class Payment {
   /** Parameters for WeixinJSBridge getBrandWCPayRequest / wx.requestPayment (v2). */
   async jsapiPayParams(prepayId: string, signType: SignType = SIGN_TYPE.MD5) {
     if (typeof prepayId !== 'string' || prepayId === '') {
-      throw new WechatPayError({
-        version: 'v2',
-        payCode: 'PARAM_ERROR',
-        path: 'jsapiPayParams',
-        kind: 'param',
-        message: 'prepayId is required',
-      });
+      throw v2Error('PARAM_ERROR', 'jsapiPayParams', 'prepayId is required', 'param');
     }
     const params = {
       appId: this.appId,
@@ -199,14 +193,7 @@ export class Payment {
   /** `YYYYMMDD` in Beijing time (WeChat's bill days), from a Date, a time in ms, or now. */
   getDownloadBillDate(date?: Date | number | string): string {
     const ms = date === undefined ? this.config.now() : new Date(date).getTime();
-    if (!Number.isFinite(ms))
-      throw new WechatPayError({
-        version: 'v2',
-        payCode: 'PARAM_ERROR',
-        path: 'getDownloadBillDate',
-        kind: 'param',
-        message: 'not a date',
-      });
+    if (!Number.isFinite(ms)) throw v2Error('PARAM_ERROR', 'getDownloadBillDate', 'not a date', 'param');
     return beijing(ms).slice(0, 10).replace(/-/g, '');
   }
 
@@ -258,13 +245,7 @@ export class Payment {
     assertFen(info?.total_fee, 'total_fee');
     assertFen(info?.refund_fee, 'refund_fee');
     if (!info.out_refund_no) {
-      throw new WechatPayError({
-        version: 'v2',
-        payCode: 'PARAM_ERROR',
-        path: PAYMENT_PATHS.REFUND,
-        kind: 'param',
-        message: 'out_refund_no is required',
-      });
+      throw v2Error('PARAM_ERROR', PAYMENT_PATHS.REFUND, 'out_refund_no is required', 'param');
     }
     return (await this.call(PAYMENT_PATHS.REFUND, info, { cert: true })).responseData;
   }
@@ -331,12 +312,7 @@ export class Payment {
       { realKey: true, merge: false, unsigned: true },
     );
     if (!responseData.sandbox_signkey) {
-      throw new WechatPayError({
-        version: 'v2',
-        payCode: 'BAD_RESPONSE',
-        path: PAYMENT_PATHS.SIGN_KEY,
-        message: 'no sandbox_signkey in the answer',
-      });
+      throw v2Error('BAD_RESPONSE', PAYMENT_PATHS.SIGN_KEY, 'no sandbox_signkey in the answer');
     }
     this.sandboxKey = responseData.sandbox_signkey;
     return responseData;
@@ -350,8 +326,7 @@ export class Payment {
    */
   async parseNotifyResult(xml: string | Buffer): Promise<Record<string, string>> {
     const data = parseXML(xml);
-    const untrusted = (message: string) =>
-      new WechatPayError({ version: 'v2', payCode: 'UNTRUSTED', kind: 'untrusted', path: 'notification', message });
+    const untrusted = (message: string) => v2Error('UNTRUSTED', 'notification', message, 'untrusted');
     if (!data.sign) throw untrusted('the notification has no sign');
     if (data.mch_id !== this.merchantId) throw untrusted('the notification is for another mch_id');
     if (!verifyPayment(data, await this.signKey()))
@@ -373,14 +348,7 @@ export class Payment {
   ): Promise<{ parsedXMLData: Record<string, string>; decryptedData: Record<string, string> }> {
     const data = parseXML(xml);
     const untrusted = (message: string, cause?: unknown) =>
-      new WechatPayError({
-        version: 'v2',
-        payCode: 'UNTRUSTED',
-        kind: 'untrusted',
-        path: 'refund notification',
-        message,
-        cause,
-      });
+      v2Error('UNTRUSTED', 'refund notification', message, 'untrusted', cause);
     if (data.return_code !== RESULT_CODE.SUCCESS || !data.req_info)
       throw untrusted('no req_info (return_code is not SUCCESS)');
     if (data.mch_id !== this.merchantId) throw untrusted('the notification is for another mch_id');
@@ -409,14 +377,7 @@ export class Payment {
 
   private currentKey(): string {
     if (!this.sandbox) return this.config.paymentKey;
-    if (!this.sandboxKey) {
-      throw new WechatPayError({
-        version: 'v2',
-        payCode: 'NO_SANDBOX_KEY',
-        path: 'sign',
-        message: 'sandbox mode: await getSandboxSignKey() first',
-      });
-    }
+    if (!this.sandboxKey) throw v2Error('NO_SANDBOX_KEY', 'sign', 'sandbox mode: await getSandboxSignKey() first');
     return this.sandboxKey;
   }
 
@@ -436,7 +397,7 @@ export class Payment {
     return `${this.apiUrl}${this.sandbox ? SANDBOX_PREFIX : ''}${path}`;
   }
 
-  private async agentFor(path: string, cert: boolean | undefined): Promise<https.Agent | undefined> {
+  private agentFor(path: string, cert: boolean | undefined): https.Agent | undefined {
     if (!cert) return this.config.httpsAgent;
     if (!this.config.certAgent) {
       throw new ConfigError(
@@ -449,7 +410,7 @@ export class Payment {
 
   /** Sign and send; resolves the raw answer. */
   private async send(path: string, fields: PaymentParams, options: CallOptions, responseType: 'text' | 'buffer') {
-    const httpsAgent = await this.agentFor(path, options.cert);
+    const httpsAgent = this.agentFor(path, options.cert);
     const key = options.realKey ? this.config.paymentKey : await this.signKey();
     const params = normalizeParams(options.merge === false ? fields : this.mergeParams(fields, options.signType));
     // A caller may choose HMAC-SHA256 through the sign_type field itself: sign with what the message says.
@@ -489,13 +450,8 @@ export class Payment {
     }
     if (!options.unsigned || responseData.sign) {
       if (!verifyPayment(responseData, key, signType)) {
-        throw new WechatPayError({
-          version: 'v2',
-          payCode: 'UNTRUSTED',
-          kind: 'untrusted',
-          path,
-          message: responseData.sign ? 'the answer sign does not match (forged or altered)' : 'the answer has no sign',
-        });
+        const why = responseData.sign ? 'the answer sign does not match (forged or altered)' : 'the answer has no sign';
+        throw v2Error('UNTRUSTED', path, why, 'untrusted');
       }
     }
     if (responseData.result_code === RESULT_CODE.FAIL) throw this.failure(path, responseData);
@@ -521,20 +477,21 @@ export class Payment {
     if (data.return_code !== RESULT_CODE.SUCCESS) {
       const message = data.return_msg ?? '';
       const signError = /签名|sign/i.test(message);
-      return new WechatPayError({
-        version: 'v2',
-        payCode: signError ? 'SIGNERROR' : (data.err_code ?? 'FAIL'),
-        path,
-        message,
-      });
+      return v2Error(signError ? 'SIGNERROR' : (data.err_code ?? 'FAIL'), path, message);
     }
-    return new WechatPayError({
-      version: 'v2',
-      payCode: data.err_code ?? 'FAIL',
-      path,
-      message: data.err_code_des ?? data.return_msg,
-    });
+    return v2Error(data.err_code ?? 'FAIL', path, data.err_code_des ?? data.return_msg);
   }
+}
+
+/** A v2 failure; `kind` defaults to the one WechatPayError derives from `payCode`. */
+function v2Error(
+  payCode: string,
+  path: string,
+  message: string | undefined,
+  kind?: WechatPayErrorKind,
+  cause?: unknown,
+): WechatPayError {
+  return new WechatPayError({ version: 'v2', payCode, path, message, kind, cause });
 }
 
 /** `YYYY-MM-DDTHH:mm:ss` in Beijing time (UTC+8, no daylight saving). */

@@ -12,13 +12,13 @@ import { nonceStr } from '../../crypto';
 import type { HttpClient } from '../../http/HttpClient';
 import type { Store } from '../../store/Store';
 import { assertFen } from '../amounts';
+import { DEFAULT_PAYMENT_API_URL } from '../v2/Payment';
 import { PlatformKeys, type PlatformCertificate } from './certificates';
 import { decryptResource, type EncryptedResource } from './crypto';
 import { buildAuthorization, jsapiPaySign, signedMessageOf, verifySignedMessage } from './sign';
 
 const log = createDebug('wechat:pay');
 
-export const DEFAULT_PAYMENT_API_URL = 'https://api.mch.weixin.qq.com';
 const USER_AGENT = 'wechat-jssdk-ts (WeChat Pay v3)';
 
 export interface PaymentV3Config {
@@ -252,8 +252,7 @@ export class PaymentV3 {
         message: 'the body is not JSON',
       });
     }
-    const plaintext = decryptResource(parsed.resource, this.config.apiV3Key);
-    return { ...parsed, rawResource: parsed.resource, resource: JSON.parse(plaintext) as T };
+    return { ...parsed, rawResource: parsed.resource, resource: this.decryptResource<T>(parsed.resource) };
   }
 
   /** Decrypt a `resource` object (AES-256-GCM with the APIv3 key). */
@@ -273,6 +272,7 @@ export class PaymentV3 {
 
   close(): void {
     this.keys.close();
+    this.config.httpsAgent?.destroy();
   }
 
   // ---- transport ------------------------------------------------------------------------------------------------

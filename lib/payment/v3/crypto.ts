@@ -4,7 +4,8 @@
  * `ciphertext` = base64(encrypted bytes || 16-byte tag). GCM authenticates: an altered ciphertext, nonce,
  * associated_data or tag, or the wrong key, fails instead of decrypting to garbage.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { nonceStr } from '../../crypto';
 import { WechatPayError } from '../../errors';
 
 export const AEAD_ALGORITHM = 'AEAD_AES_256_GCM';
@@ -71,7 +72,7 @@ export function encryptResource(
   plaintext: string,
   apiV3Key: string,
   associatedData = '',
-  nonce = randomBytes(9).toString('base64url').slice(0, 12),
+  nonce = nonceStr(12),
 ): EncryptedResource {
   const cipher = createCipheriv('aes-256-gcm', apiV3KeyBytes(apiV3Key), Buffer.from(nonce, 'utf8'));
   cipher.setAAD(Buffer.from(associatedData, 'utf8'));

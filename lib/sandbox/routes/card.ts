@@ -6,7 +6,7 @@
  * The wx_card api_ticket itself is served by /cgi-bin/ticket/getticket?type=wx_card (routes/token.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { fail, ok, type SandboxCore } from '../core';
+import { badRequest, fail, ok, type SandboxCore } from '../core';
 
 export class CardState {
   /** encrypt_code → the app it belongs to and the real code. */
@@ -38,7 +38,7 @@ export function cardRoutes(core: SandboxCore, state: CardState): void {
     try {
       return ok({ encrypt_code: state.encrypt(String(json?.appid), String(json?.code ?? '')) });
     } catch (err) {
-      return { status: 400, json: { errcode: 400, errmsg: (err as Error).message } };
+      return badRequest(err);
     }
   });
 }

@@ -11,7 +11,7 @@
  * mini program.
  */
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { fail, ok, randomToken, type SandboxCore, type SandboxResponse } from '../core';
+import { badRequest, fail, ok, randomToken, type SandboxCore } from '../core';
 import { CODE_TTL_MS } from './oauth';
 
 interface LoginCode {
@@ -98,10 +98,6 @@ export class MiniProgramState {
       iv: iv.toString('base64'),
     };
   }
-}
-
-function badRequest(err: unknown): SandboxResponse {
-  return { status: 400, json: { errcode: 400, errmsg: (err as Error).message } };
 }
 
 export function miniProgramRoutes(core: SandboxCore, state: MiniProgramState): void {

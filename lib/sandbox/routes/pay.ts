@@ -24,10 +24,11 @@ import {
 } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
-import { ok, type SandboxCore } from '../core';
+import { closeServer, listenOn, ok, readBody, type SandboxCore } from '../core';
+import { nonceStr } from '../../crypto';
+import { formatFen } from '../../payment/amounts';
 import { SIGN_TYPE, signPayment, verifyPayment, type SignType } from '../../payment/v2/sign';
 import { buildXML, parseXML } from '../../payment/v2/xml';
 import { encryptReqInfo } from '../../payment/v2/crypto';
@@ -119,14 +120,24 @@ type PayHandler = (req: PayRequest, match: RegExpMatchArray) => PayResponse | Pr
 export const PAY_SANDBOX_PREFIX = '/sandboxnew';
 const BEIJING_OFFSET_MS = 8 * 60 * 60_000;
 
+/** `YYYY-MM-DDTHH:mm:ss` in Beijing time (UTC+8, no daylight saving). */
+function beijingIso(ms: number): string {
+  return new Date(ms + BEIJING_OFFSET_MS).toISOString().slice(0, 19);
+}
+
 /** `YYYYMMDDHHmmss` in Beijing time (v2 time_end). */
 export function beijingCompact(ms: number): string {
-  return new Date(ms + BEIJING_OFFSET_MS).toISOString().slice(0, 19).replace(/\D/g, '');
+  return beijingIso(ms).replace(/\D/g, '');
 }
 
 /** RFC 3339 with +08:00 (v3 times). */
 export function beijingRfc3339(ms: number): string {
-  return `${new Date(ms + BEIJING_OFFSET_MS).toISOString().slice(0, 19)}+08:00`;
+  return `${beijingIso(ms)}+08:00`;
+}
+
+/** `YYYY-MM-DD HH:mm:ss` in Beijing time (v2 refund times, bill rows). */
+function beijingDateTime(ms: number): string {
+  return beijingIso(ms).replace('T', ' ');
 }
 
 function digits(n: number): string {
@@ -211,23 +222,13 @@ export class PayState {
     } else {
       this.server = http.createServer((req, res) => void this.handle(req, res));
     }
-    this.server.keepAliveTimeout = 5000;
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(options.port ?? 0, host, () => resolve());
-    });
-    const address = this.server.address() as AddressInfo;
-    this.url = `${certs ? 'https' : 'http'}://${host}:${address.port}`;
+    this.url = `${certs ? 'https' : 'http'}://${host}:${await listenOn(this.server, options.port ?? 0, host)}`;
   }
 
   async close(): Promise<void> {
     const server = this.server;
-    if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await closeServer(server);
   }
 
   // ---- lookups ----------------------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ export class PayState {
     const fields: Record<string, string> = {
       appid: order.appid,
       mch_id: order.mchId,
-      nonce_str: randomBytes(16).toString('hex'),
+      nonce_str: nonceStr(32),
       result_code: 'SUCCESS',
       return_code: 'SUCCESS',
       openid: order.openid!,
@@ -366,12 +367,7 @@ export class PayState {
       ...(signType === SIGN_TYPE.HMAC_SHA256 ? { sign_type: signType } : {}),
     };
     fields.sign = signPayment(fields, order.signKey ?? merchant.key, signType);
-    return this.deliver(
-      order.notifyUrl,
-      buildXML(fields),
-      { 'Content-Type': 'text/xml' },
-      (_s, text) => parseXML(text).return_code === 'SUCCESS',
-    );
+    return this.deliverV2(order.notifyUrl, buildXML(fields));
   }
 
   private sendV2RefundNotification(order: SandboxOrder, refund: SandboxRefund): Promise<NotificationDelivery> {
@@ -388,7 +384,7 @@ export class PayState {
         refund_status: 'SUCCESS',
         settlement_refund_fee: refund.amount,
         settlement_total_fee: order.total,
-        success_time: new Date(refund.succeededAt! + BEIJING_OFFSET_MS).toISOString().slice(0, 19).replace('T', ' '),
+        success_time: beijingDateTime(refund.succeededAt!),
         total_fee: order.total,
         transaction_id: order.transactionId,
       },
@@ -398,12 +394,17 @@ export class PayState {
       return_code: 'SUCCESS',
       appid: order.appid,
       mch_id: order.mchId,
-      nonce_str: randomBytes(16).toString('hex'),
+      nonce_str: nonceStr(32),
       req_info: encryptReqInfo(inner, order.signKey ?? merchant.key),
     });
+    return this.deliverV2(refund.notifyUrl!, outer);
+  }
+
+  /** v2 notifications are XML; the merchant acknowledges with return_code SUCCESS. */
+  private deliverV2(url: string, xml: string): Promise<NotificationDelivery> {
     return this.deliver(
-      refund.notifyUrl!,
-      outer,
+      url,
+      xml,
       { 'Content-Type': 'text/xml' },
       (_s, text) => parseXML(text).return_code === 'SUCCESS',
     );
@@ -415,8 +416,9 @@ export class PayState {
     let response: PayResponse;
     try {
       const url = new URL(req.url ?? '/', 'http://sandbox');
-      const body = await readBody(req);
-      this.core.counters.set(url.pathname, (this.core.counters.get(url.pathname) ?? 0) + 1);
+      // Merchant requests are small XML or JSON bodies.
+      const body = await readBody(req, 1024 * 1024);
+      this.core.count(url.pathname);
       const socket = req.socket as TLSSocket;
       const peer = socket.encrypted && socket.authorized ? socket.getPeerCertificate() : undefined;
       const payReq: PayRequest = {
@@ -454,22 +456,6 @@ export class PayState {
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 1024 * 1024) {
-        req.destroy();
-        reject(new Error('body too large'));
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 // ---- v2 routes ----------------------------------------------------------------------------------------------
 
 interface V2Context {
@@ -494,13 +480,28 @@ function v2Answer(ctx: V2Context, fields: Record<string, unknown>, error?: [stri
     return_msg: 'OK',
     appid: ctx.fields.appid,
     mch_id: ctx.merchant.mchId,
-    nonce_str: randomBytes(16).toString('hex'),
+    nonce_str: nonceStr(32),
     result_code: error ? 'FAIL' : 'SUCCESS',
     ...(error ? { err_code: error[0], err_code_des: error[1] } : {}),
     ...fields,
   };
   const clean = Object.fromEntries(Object.entries(answer).filter(([, v]) => v !== undefined && v !== null && v !== ''));
   return { body: buildXML({ ...clean, sign: signPayment(clean, ctx.key, ctx.signType) }), headers: xmlHeaders };
+}
+
+/** The fields and merchant of a v2 request, or the failure to answer (bad XML, unknown mch_id). */
+function v2Request(
+  state: PayState,
+  req: PayRequest,
+): { fields: Record<string, string>; merchant: SandboxMerchant } | PayResponse {
+  let fields: Record<string, string>;
+  try {
+    fields = parseXML(req.body);
+  } catch (err) {
+    return v2Fail(`XML格式错误: ${(err as Error).message}`);
+  }
+  const merchant = state.merchants.get(fields.mch_id ?? '');
+  return merchant ? { fields, merchant } : v2Fail('mch_id参数格式错误或商户号不存在');
 }
 
 function positiveFen(value: string | undefined): number | undefined {
@@ -513,28 +514,19 @@ function billRow(values: Array<string | number>): string {
   return values.map((v) => `\`${v}`).join(',');
 }
 
-function yuan(fen: number): string {
-  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
-}
-
 export function payRoutes(core: SandboxCore, state: PayState): void {
   /** Register a v2 API under its path and (for the v2 sandbox) under /sandboxnew. */
   const v2 = (
     path: string,
     handler: (ctx: V2Context) => PayResponse,
-    options: { cert?: boolean; hmacOnly?: boolean; signFields?: 'real' } = {},
+    options: { cert?: boolean; hmacOnly?: boolean } = {},
   ) => {
     const wrapped =
       (sandboxMode: boolean): PayHandler =>
       (req) => {
-        let fields: Record<string, string>;
-        try {
-          fields = parseXML(req.body);
-        } catch (err) {
-          return v2Fail(`XML格式错误: ${(err as Error).message}`);
-        }
-        const merchant = state.merchants.get(fields.mch_id ?? '');
-        if (!merchant) return v2Fail('mch_id参数格式错误或商户号不存在');
+        const parsed = v2Request(state, req);
+        if ('body' in parsed) return parsed;
+        const { fields, merchant } = parsed;
         if (options.cert && req.clientCn !== merchant.mchId) {
           return v2Fail(
             '证书错误: this API needs the merchant API certificate (client certificate) issued to this mch_id',
@@ -543,7 +535,7 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
         const signType = (fields.sign_type as SignType | undefined) ?? SIGN_TYPE.MD5;
         if (signType !== SIGN_TYPE.MD5 && signType !== SIGN_TYPE.HMAC_SHA256) return v2Fail('sign_type参数错误');
         if (options.hmacOnly && signType !== SIGN_TYPE.HMAC_SHA256) return v2Fail('sign_type必须为HMAC-SHA256');
-        const key = sandboxMode && options.signFields !== 'real' ? state.sandboxKeys.get(merchant.mchId) : merchant.key;
+        const key = sandboxMode ? state.sandboxKeys.get(merchant.mchId) : merchant.key;
         if (!key || !verifyPayment(fields, key, signType)) return v2Fail(sandboxMode ? '沙箱验证签名失败' : '签名错误');
         return handler({ req, fields, merchant, key, signType, sandboxMode });
       };
@@ -709,10 +701,7 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
         [`refund_recv_accout_${n}`]: '支付用户零钱',
         ...(r.succeededAt
           ? {
-              [`refund_success_time_${n}`]: new Date(r.succeededAt + BEIJING_OFFSET_MS)
-                .toISOString()
-                .slice(0, 19)
-                .replace('T', ' '),
+              [`refund_success_time_${n}`]: beijingDateTime(r.succeededAt),
             }
           : {}),
       });
@@ -739,7 +728,7 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
       '交易时间,公众账号ID,商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,商品名称',
       ...orders.map((o) =>
         billRow([
-          beijingRfc3339(o.paidAt!).slice(0, 19).replace('T', ' '),
+          beijingDateTime(o.paidAt!),
           o.appid,
           o.mchId,
           'WEB',
@@ -750,12 +739,12 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
           'SUCCESS',
           'OTHERS',
           'CNY',
-          yuan(o.total),
+          formatFen(o.total),
           o.description,
         ]),
       ),
       '总交易单数,应结订单总金额',
-      billRow([orders.length, yuan(orders.reduce((s, o) => s + o.total, 0))]),
+      billRow([orders.length, formatFen(orders.reduce((s, o) => s + o.total, 0))]),
     ];
     return file(ctx, `${lines.join('\r\n')}\r\n`);
   });
@@ -770,14 +759,14 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
       const rows = orders.map((o) => {
         balance += o.total;
         return billRow([
-          beijingRfc3339(o.paidAt!).slice(0, 19).replace('T', ' '),
+          beijingDateTime(o.paidAt!),
           o.transactionId!,
           `${o.transactionId}01`,
           '交易',
           '交易',
           '收入',
-          yuan(o.total),
-          yuan(balance),
+          formatFen(o.total),
+          formatFen(balance),
           'system',
           '',
           o.outTradeNo,
@@ -787,7 +776,7 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
         '记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号',
         ...rows,
         '资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额',
-        billRow([rows.length, rows.length, yuan(balance), 0, '0.00']),
+        billRow([rows.length, rows.length, formatFen(balance), 0, '0.00']),
       ];
       return file(ctx, `${lines.join('\r\n')}\r\n`);
     },
@@ -809,9 +798,7 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
       const page = paid.slice(offset, offset + limit);
       const lines = [
         String(offset + page.length),
-        ...page.map((o) =>
-          billRow([beijingRfc3339(o.paidAt!).slice(0, 19).replace('T', ' '), o.transactionId!, 5, 'sandbox: 好评']),
-        ),
+        ...page.map((o) => billRow([beijingDateTime(o.paidAt!), o.transactionId!, 5, 'sandbox: 好评'])),
       ];
       return { body: lines.join('\r\n'), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
     },
@@ -834,14 +821,9 @@ export function payRoutes(core: SandboxCore, state: PayState): void {
 
   // Only under /sandboxnew, signed with the REAL key; the answer is not signed.
   state.route('POST', `${PAY_SANDBOX_PREFIX}/pay/getsignkey`, (req) => {
-    let fields: Record<string, string>;
-    try {
-      fields = parseXML(req.body);
-    } catch (err) {
-      return v2Fail(`XML格式错误: ${(err as Error).message}`);
-    }
-    const merchant = state.merchants.get(fields.mch_id ?? '');
-    if (!merchant) return v2Fail('mch_id参数格式错误或商户号不存在');
+    const parsed = v2Request(state, req);
+    if ('body' in parsed) return parsed;
+    const { fields, merchant } = parsed;
     if (!verifyPayment(fields, merchant.key, SIGN_TYPE.MD5)) return v2Fail('签名错误');
     const key = randomBytes(16).toString('hex');
     state.sandboxKeys.set(merchant.mchId, key);

@@ -9,6 +9,7 @@
  * - callbacks (payment, refund) carry an AES-256-GCM resource and the Wechatpay-* signature headers.
  */
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { nonceStr } from '../../crypto';
 import { encryptResource } from '../../payment/v3/crypto';
 import {
   PUBLIC_KEY_ID_PREFIX,
@@ -43,7 +44,7 @@ function signer(state: PayState, mchId: string | undefined): { key: KeyObject; s
 export function signedHeaders(state: PayState, mchId: string | undefined, body: string): Record<string, string> {
   const { key, serial } = signer(state, mchId);
   const timestamp = String(Math.floor(state.core.now() / 1000));
-  const nonce = randomBytes(16).toString('hex');
+  const nonce = nonceStr(32);
   return {
     'Wechatpay-Timestamp': timestamp,
     'Wechatpay-Nonce': nonce,
