@@ -14,6 +14,7 @@ import { LocalLeases } from './localLock';
 import { applyCardUpdate, applyGlobalUpdate, type GlobalUpdate } from './merge';
 import {
   SharedStore,
+  plainJson,
   type Preloaded,
   type RecordKind,
   type RecordWrite,
@@ -64,8 +65,6 @@ export class KeyValueStore extends SharedStore {
   private readonly leases: LocalLeases;
   /** Read-modify-write of the one value, one at a time in this process. */
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly maxUrls: number;
-  private readonly maxUsers: number;
   private writesSincePrune = 0;
 
   constructor(
@@ -83,8 +82,6 @@ export class KeyValueStore extends SharedStore {
     let leases = leasesByBackend.get(kv);
     if (!leases) leasesByBackend.set(kv, (leases = new LocalLeases()));
     this.leases = leases;
-    this.maxUrls = this.urlIndex.max;
-    this.maxUsers = this.oauthIndex.max;
     this.signalReady();
   }
 
@@ -117,15 +114,20 @@ export class KeyValueStore extends SharedStore {
     return { ...emptyValue(this.appId!), ...state };
   }
 
+  /** Run `task` once every write queued before it has ended (whether it succeeded or not). */
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Read, change, write, one at a time; `change` returns the new value and what to answer. */
   private modify<T>(change: (state: KeyValueState) => { next: KeyValueState; result: T }): Promise<T> {
-    const run = this.queue.then(async () => {
+    return this.serialized(async () => {
       const { next, result } = change(await this.load());
       await this.kv.set(this.key(), next);
       return result;
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   protected async readGlobal(): Promise<GlobalTokenInfo> {
@@ -186,9 +188,9 @@ export class KeyValueStore extends SharedStore {
       this.writesSincePrune += writes.length;
       if (this.writesSincePrune >= PRUNE_EVERY) {
         this.writesSincePrune = 0;
-        for (const kindToPrune of ['urls', 'oauth', 'mp'] as const) {
-          prune(state[kindToPrune], kindToPrune === 'urls' ? this.maxUrls : this.maxUsers, now);
-        }
+        prune(state.urls, this.urlIndex.max, now);
+        prune(state.oauth, this.oauthIndex.max, now);
+        prune(state.mp, this.mpIndex.max, now);
       }
       return { next: state, result: undefined };
     });
@@ -199,12 +201,10 @@ export class KeyValueStore extends SharedStore {
   }
 
   protected async clearBackend(): Promise<void> {
-    const run = this.queue.then(async () => {
+    await this.serialized(async () => {
       if (typeof this.kv.delete === 'function') await this.kv.delete(this.key());
       else await this.kv.set(this.key(), undefined);
     });
-    this.queue = run.catch(() => undefined);
-    await run;
   }
 
   protected async closeBackend(): Promise<void> {
@@ -214,10 +214,6 @@ export class KeyValueStore extends SharedStore {
 
 function emptyValue(appId: string): KeyValueState {
   return { v: 1, appId, globalToken: {}, card: {}, urls: {}, oauth: {}, mp: {} };
-}
-
-function plainJson(record: StoredRecord): StoredRecord {
-  return JSON.parse(JSON.stringify(record)) as StoredRecord;
 }
 
 /** Drop expired records, then the oldest written beyond `max` (key order is write order here). */

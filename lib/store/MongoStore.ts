@@ -20,13 +20,14 @@ import { ConfigError } from '../errors';
 import {
   SharedStore,
   message,
+  plainJson,
   type Preloaded,
   type RecordKind,
   type RecordWrite,
   type SharedStoreOptions,
   type StoredRecord,
 } from './SharedStore';
-import type { GlobalUpdate } from './merge';
+import { cardUpdate, type GlobalUpdate } from './merge';
 import type { CardTicketInfo, GlobalTokenInfo, Lease } from './types';
 
 const log = createDebug('wechat:store:mongo');
@@ -86,7 +87,7 @@ const COLLECTIONS = {
 const KEY_FIELD: Record<RecordKind, string> = { urls: 'url', oauth: 'key', mp: 'key' };
 
 function isConnection(value: unknown): value is MongooseConnectionLike {
-  const v = value as MongooseConnectionLike & { models?: unknown };
+  const v = value as MongooseConnectionLike;
   return !!v && typeof v.readyState === 'number' && typeof v.on === 'function' && typeof v.close === 'function';
 }
 
@@ -169,7 +170,6 @@ export class MongoStore extends SharedStore {
     };
     // Connection errors are expected while the server is away; without a listener they would crash the process.
     conn.on('error', (err: Error) => log('connection: %s', err?.message));
-    this.conn = conn;
     this.watch(conn);
     const attempt = async () => {
       this.reconnectTimer = undefined;
@@ -282,15 +282,7 @@ export class MongoStore extends SharedStore {
   }
 
   protected async writeCard(info: CardTicketInfo, modifyDate: string): Promise<CardTicketInfo> {
-    const { modifyDate: _ignored, ...fields } = info;
-    const fetchedAt = Number(info.fetchedAt);
-    await this.applyUpdate(
-      COLLECTIONS.card,
-      Number.isFinite(fetchedAt)
-        ? { plain: {}, groups: [{ fetchedField: 'fetchedAt', fetchedAt, fields }] }
-        : { plain: fields, groups: [] },
-      modifyDate,
-    );
+    await this.applyUpdate(COLLECTIONS.card, cardUpdate(info), modifyDate);
     return this.readCard();
   }
 
@@ -395,11 +387,6 @@ function fromFieldsDoc(doc: any): Record<string, any> {
   if (doc?.count !== undefined) result.count = doc.count;
   if (doc?.modifyDate !== undefined) result.modifyDate = doc.modifyDate;
   return result;
-}
-
-/** Records are JSON data: no undefined values, no class instances. */
-function plainJson(record: StoredRecord): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(record)) as Record<string, unknown>;
 }
 
 /** Two first writes racing on a real server: one upsert loses with E11000, and then simply updates. */

@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, StoreError } from '../errors';
 import type { CardTicketInfo, GlobalTokenInfo, Lease, SignatureInfo } from './types';
-import type { GlobalUpdate } from './merge';
+import { cardUpdate, type GlobalUpdate } from './merge';
 import {
   SharedStore,
   type Preloaded,
@@ -172,10 +172,8 @@ export class RedisStore extends SharedStore {
     return decodeHash(await this.send(['HGETALL', this.key('global')]));
   }
 
-  protected async writeGlobal(update: GlobalUpdate, modifyDate: string): Promise<GlobalTokenInfo> {
-    return decodeHash(
-      await this.send(['EVAL', UPDATE_HASH, 1, this.key('global'), ...hashArgs(update), JSON.stringify(modifyDate)]),
-    );
+  protected writeGlobal(update: GlobalUpdate, modifyDate: string): Promise<GlobalTokenInfo> {
+    return this.updateHash('global', update, modifyDate);
   }
 
   protected async readCard(): Promise<CardTicketInfo> {
@@ -183,16 +181,16 @@ export class RedisStore extends SharedStore {
   }
 
   protected async writeCard(info: CardTicketInfo, modifyDate: string): Promise<CardTicketInfo> {
-    const { modifyDate: _ignored, ...fields } = info;
-    const fetchedAt = Number(info.fetchedAt);
-    const update: GlobalUpdate = Number.isFinite(fetchedAt)
-      ? { plain: {}, groups: [{ fetchedField: 'fetchedAt', fetchedAt, fields }] }
-      : { plain: fields, groups: [] };
-    const result = decodeHash(
-      await this.send(['EVAL', UPDATE_HASH, 1, this.key('card'), ...hashArgs(update), JSON.stringify(modifyDate)]),
-    );
+    const result = await this.updateHash('card', cardUpdate(info), modifyDate);
     delete result.count;
     return result;
+  }
+
+  /** Apply `update` to the hash `name` in one script run (see UPDATE_HASH); answers the whole hash. */
+  private async updateHash(name: string, update: GlobalUpdate, modifyDate: string): Promise<Record<string, any>> {
+    return decodeHash(
+      await this.send(['EVAL', UPDATE_HASH, 1, this.key(name), ...hashArgs(update), JSON.stringify(modifyDate)]),
+    );
   }
 
   protected async readRecord(kind: RecordKind, key: string): Promise<StoredRecord | undefined> {

@@ -153,9 +153,7 @@ export abstract class SharedStore extends Store implements Lockable {
   /** Subclasses call this whenever the backend becomes usable: waiting calls go on, unsaved writes are retried. */
   protected signalReady(): void {
     this.everReady = true;
-    const waiters = this.readyWaiters;
-    this.readyWaiters = [];
-    for (const wake of waiters) wake();
+    this.wakeWaiters();
     if (this.retryAfterOutage) this.retryInBackground();
   }
 
@@ -276,9 +274,7 @@ export abstract class SharedStore extends Store implements Lockable {
         this.reportError(err);
       }
       this.closed = true;
-      const waiters = this.readyWaiters;
-      this.readyWaiters = [];
-      for (const wake of waiters) wake();
+      this.wakeWaiters();
       try {
         await this.closeBackend();
       } catch (err) {
@@ -375,6 +371,12 @@ export abstract class SharedStore extends Store implements Lockable {
       }
       this.readyWaiters.push(done);
     });
+  }
+
+  private wakeWaiters(): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   private async readThrough(kind: 'oauth' | 'mp', key: string): Promise<StoredRecord | undefined> {
@@ -510,6 +512,11 @@ function fetchedAt(card: CardTicketInfo): number {
 function finite(value: unknown): number | undefined {
   const n = Number(value);
   return value !== undefined && value !== null && Number.isFinite(n) ? n : undefined;
+}
+
+/** Records are JSON data: no undefined values, no class instances. */
+export function plainJson(record: StoredRecord): StoredRecord {
+  return JSON.parse(JSON.stringify(record)) as StoredRecord;
 }
 
 export function message(err: unknown): string {

@@ -61,6 +61,18 @@ export function applyGlobalUpdate(current: GlobalTokenInfo, update: GlobalUpdate
   return next;
 }
 
+/**
+ * A card ticket write as an update of its record: one group keyed by `fetchedAt` (written as a whole when not older),
+ * or, without a usable `fetchedAt`, plain fields. `modifyDate` is the store's own.
+ */
+export function cardUpdate(info: CardTicketInfo): GlobalUpdate {
+  const { modifyDate: _ignored, ...fields } = info;
+  const fetchedAt = Number(info.fetchedAt);
+  return Number.isFinite(fetchedAt)
+    ? { plain: {}, groups: [{ fetchedField: 'fetchedAt', fetchedAt, fields }] }
+    : { plain: fields, groups: [] };
+}
+
 /** The card ticket record is one group keyed by `fetchedAt`. */
 export function applyCardUpdate(current: CardTicketInfo, info: CardTicketInfo, modifyDate: string): CardTicketInfo {
   const stored = Number(current.fetchedAt);

@@ -100,11 +100,28 @@ export function faultSuite(name: string, app: SandboxApp, setup: FaultSetup): vo
           await probe.destroy();
         }
       };
-      return { server, open, wechat, backend };
+      type Held = Awaited<ReturnType<typeof backend>>;
+      /** Wait (bounded) until the server holds `expected`, with no call from the app: the kept writes landed. */
+      const landed = (url: string, expected: Held, what: string) =>
+        eventually(
+          async () => {
+            const held = await backend(url);
+            return (Object.keys(expected) as Array<keyof Held>).every((field) => held[field] === expected[field]);
+          },
+          20_000,
+          what,
+        );
+      /** Recovered: signing a new URL is valid and causes no new store error. */
+      const recovered = async (wx: Wechat, errors: unknown[], url: string) => {
+        const errorsBefore = errors.length;
+        expect(valid(await wx.jssdk.getSignature(url), url)).toBe(true);
+        expect(errors.length).toBe(errorsBefore);
+      };
+      return { server, open, wechat, landed, recovered };
     }
 
     test('down at start: signing works from WeChat with a warning, and every write lands once it is up', async () => {
-      const { server, open, wechat, backend } = await start();
+      const { server, open, wechat, landed, recovered } = await start();
       const store = open();
       // No `error` listener on the store: its failures become process warnings (and refreshError events).
       const { wx, errors } = wechat(store);
@@ -130,28 +147,16 @@ export function faultSuite(name: string, app: SandboxApp, setup: FaultSetup): vo
       // Nothing else is called: the store writes what it kept as soon as the server answers.
       const token = wx.credentials.accessToken.record!.value;
       const ticket = wx.credentials.jsapiTicket.record!.value;
-      await eventually(
-        async () => {
-          const held = await backend(url);
-          return (
-            held.token === token &&
-            held.ticket === ticket &&
-            held.oauth === 'UAT-fault' &&
-            held.signature === sig.signature
-          );
-        },
-        20_000,
+      await landed(
+        url,
+        { token, ticket, oauth: 'UAT-fault', signature: sig.signature },
         'the kept writes to reach the server',
       );
-
-      // Recovered: new work causes no new store error.
-      const errorsBefore = errors.length;
-      expect(valid(await wx.jssdk.getSignature(`${url}?again`), `${url}?again`)).toBe(true);
-      expect(errors.length).toBe(errorsBefore);
+      await recovered(wx, errors, `${url}?again`);
     }, 60_000);
 
     test('down mid-run: signing goes on through an expiry, and the writes made meanwhile land when it is back', async () => {
-      const { server, open, wechat, backend } = await start();
+      const { server, open, wechat, landed, recovered } = await start();
       await server.start();
       const store = open();
       store.on('error', () => undefined);
@@ -177,22 +182,12 @@ export function faultSuite(name: string, app: SandboxApp, setup: FaultSetup): vo
       const ticket = wx.credentials.jsapiTicket.record!.value;
 
       await server.start();
-      await eventually(
-        async () => {
-          const held = await backend(url);
-          return (
-            held.token === token &&
-            held.ticket === ticket &&
-            held.oauth === 'UAT-outage' &&
-            held.signature === sig.signature
-          );
-        },
-        20_000,
+      await landed(
+        url,
+        { token, ticket, oauth: 'UAT-outage', signature: sig.signature },
         'the writes made during the outage to reach the server',
       );
-      const errorsBefore = errors.length;
-      expect(valid(await wx.jssdk.getSignature(`${url}?after`), `${url}?after`)).toBe(true);
-      expect(errors.length).toBe(errorsBefore);
+      await recovered(wx, errors, `${url}?after`);
     }, 60_000);
 
     test('killed mid-run (no clean shutdown): calls fail fast, nothing hangs or crashes', async () => {
