@@ -97,6 +97,11 @@ function fieldTable(id: string, values: Record<string, unknown>, meanings: Recor
   return `<table id="${id}">${rows.join('')}</table>`;
 }
 
+/** The sandbox's verdict on a signature, recomputed with its live api_tickets (e2e tests read data-verified). */
+function sandboxVerdict(id: string, verified: boolean, yes: string, no: string): string {
+  return `<p id="${id}" data-verified="${verified ? 'yes' : 'no'}">${verified ? yes : no}</p>`;
+}
+
 function minutesLeft(expiresAt: number, now: number): string {
   return `${Math.max(0, Math.round((expiresAt - now) / 60_000))} min`;
 }
@@ -149,19 +154,18 @@ export function cardPage(app: Express, demo: DemoContext): void {
     try {
       const cardExt = await card.getCardExt({ cardId, code, outerStr: 'demo-page' });
       const ext = JSON.parse(cardExt) as Record<string, string>;
-      const verified =
-        sandbox &&
-        liveTickets.some(
-          (apiTicket) =>
-            cardExtSignature({
-              apiTicket,
-              timestamp: ext.timestamp,
-              cardId,
-              code: ext.code,
-              openid: ext.openid,
-              nonceStr: ext.nonce_str,
-            }) === ext.signature,
-        );
+      // liveTickets is empty outside the sandbox, where nothing is shown.
+      const verified = liveTickets.some(
+        (apiTicket) =>
+          cardExtSignature({
+            apiTicket,
+            timestamp: ext.timestamp,
+            cardId,
+            code: ext.code,
+            openid: ext.openid,
+            nonceStr: ext.nonce_str,
+          }) === ext.signature,
+      );
       const addCall = `wx.addCard({\n  cardList: [{ cardId: ${JSON.stringify(cardId)}, cardExt: ${JSON.stringify(cardExt)} }],\n  success(res) { /* res.cardList: the cards added 已添加的卡券 */ },\n});`;
       extHtml = `<div class="status" data-state="ok" id="card-ext-status">✓ Signed cardExt for card <code>${escapeHtml(cardId)}</code> 已生成签名</div>
 <p class="muted">cardExt (a JSON <b>string</b>, passed as it is 一个 JSON <b>字符串</b>，原样传入):</p>
@@ -169,7 +173,12 @@ export function cardPage(app: Express, demo: DemoContext): void {
 ${fieldTable('card-ext-fields', ext, CARD_EXT_FIELDS)}
 ${
   sandbox
-    ? `<p id="card-ext-verified" data-verified="${verified ? 'yes' : 'no'}">${verified ? '✓ The sandbox recomputed the signature with its live wx_card api_ticket: WeChat would accept it. 沙盒用当前有效的 api_ticket 重算签名，一致：微信会接受。' : '✗ The signature does not match any live api_ticket of the sandbox. 签名与沙盒的 api_ticket 不一致。'}</p>`
+    ? sandboxVerdict(
+        'card-ext-verified',
+        verified,
+        '✓ The sandbox recomputed the signature with its live wx_card api_ticket: WeChat would accept it. 沙盒用当前有效的 api_ticket 重算签名，一致：微信会接受。',
+        '✗ The signature does not match any live api_ticket of the sandbox. 签名与沙盒的 api_ticket 不一致。',
+      )
     : ''
 }
 <p class="muted">In the page 页面中调用:</p>
@@ -182,20 +191,19 @@ ${
     let chooseHtml: string;
     try {
       const params = await card.getCardSign({ cardType: CARD_TYPE.GROUPON });
-      const verified =
-        sandbox &&
-        liveTickets.some(
-          (apiTicket) =>
-            cardSignature({
-              apiTicket,
-              appId: card.appId,
-              locationId: params.shopId,
-              timestamp: params.timestamp,
-              nonceStr: params.nonceStr,
-              cardId: params.cardId,
-              cardType: params.cardType,
-            }) === params.cardSign,
-        );
+      // liveTickets is empty outside the sandbox, where nothing is shown.
+      const verified = liveTickets.some(
+        (apiTicket) =>
+          cardSignature({
+            apiTicket,
+            appId: card.appId,
+            locationId: params.shopId,
+            timestamp: params.timestamp,
+            nonceStr: params.nonceStr,
+            cardId: params.cardId,
+            cardType: params.cardType,
+          }) === params.cardSign,
+      );
       const chooseCall = [
         'wx.chooseCard({',
         ...Object.entries(params).map(([name, value]) => `  ${name}: ${JSON.stringify(value)},`),
@@ -206,7 +214,12 @@ ${
 ${fieldTable('card-sign-fields', { ...params }, CHOOSE_CARD_FIELDS)}
 ${
   sandbox
-    ? `<p id="card-sign-verified" data-verified="${verified ? 'yes' : 'no'}">${verified ? '✓ The sandbox recomputed cardSign with its live api_ticket and this appId: it matches. 沙盒重算 cardSign，一致。' : '✗ cardSign does not match. cardSign 不一致。'}</p>`
+    ? sandboxVerdict(
+        'card-sign-verified',
+        verified,
+        '✓ The sandbox recomputed cardSign with its live api_ticket and this appId: it matches. 沙盒重算 cardSign，一致。',
+        '✗ cardSign does not match. cardSign 不一致。',
+      )
     : ''
 }
 <p class="muted">In the page 页面中调用:</p>

@@ -10,6 +10,8 @@ import { DecryptError, WechatApiError, WechatError } from '../../lib/errors';
 import type { MiniProgram } from '../../lib/miniprogram/MiniProgram';
 import { fingerprint } from '../../lib/redact';
 import type { SandboxApp } from '../../lib/sandbox';
+// wx.getUserInfo's answer as the sandbox plays it (POST /__sandbox/mp/userdata).
+import type { SandboxUserData } from '../../lib/sandbox/routes/miniprogram';
 import type { DemoContext } from '../context';
 import { escapeHtml, explain, page } from '../layout';
 import { sandboxControl } from '../sandboxControl';
@@ -20,14 +22,6 @@ export const SANDBOX_MINI_PROGRAM: SandboxApp = {
   appSecret: 'sandbox-mp-secret',
   kind: 'miniprogram',
 };
-
-/** wx.getUserInfo's answer as the sandbox plays it (POST /__sandbox/mp/userdata). */
-interface UserData {
-  rawData: string;
-  signature: string;
-  encryptedData: string;
-  iv: string;
-}
 
 /** What the page may see of a failure: the SDK's typed error, never a stack or a secret. */
 function describeError(err: unknown): Record<string, unknown> {
@@ -208,7 +202,7 @@ export function miniProgramPage(app: Express, demo: DemoContext): void {
   };
 
   const userData = (mp: MiniProgram, sandboxUrl: string, user: string) =>
-    sandboxControl<UserData>(sandboxUrl, '/__sandbox/mp/userdata', { appid: mp.appId, user });
+    sandboxControl<SandboxUserData>(sandboxUrl, '/__sandbox/mp/userdata', { appid: mp.appId, user });
 
   type Handler = (mp: MiniProgram, sandboxUrl: string, user: string) => Promise<Record<string, unknown>>;
 

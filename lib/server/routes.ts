@@ -105,7 +105,7 @@ function upstreamError(err: unknown, what: string): RouteResult {
   if (name === 'WechatApiError') {
     const errcode = (err as { errcode?: number }).errcode;
     log('%s: WeChat answered errcode %s', what, errcode);
-    return { ...jsonError(502, 'upstream', `WeChat refused the ${what} request (errcode ${errcode})`) };
+    return jsonError(502, 'upstream', `WeChat refused the ${what} request (errcode ${errcode})`);
   }
   if (name === 'WechatTransportError' || name === 'StoreError') {
     log('%s: %s', what, name);
